@@ -1,0 +1,241 @@
+"""The one recommender protocol every model family implements.
+
+Batch-first: arrays of internal user indices in, ``(item indices, scores)`` arrays out.
+
+The contract, written once here:
+
+* ``fit(data)`` learns from a :class:`~recserve.data.Dataset` and keeps its vocabularies;
+  hyperparameters live in a typed, validated ``config`` apart from learned state.
+* ``score(users, history)`` returns a dense ``len(users) x n_items`` float32 array. ``users``
+  holds internal indices, ``-1`` for a user the model never saw. ``history`` is a CSR matrix
+  (one row per requested user, the model's item columns) of the user's *current* positive
+  feedback, read from the store at request time: models that can use it (item-kNN, fold-in
+  for factor models, sequential models) make an event count at once, without retraining.
+* ``recommend(users, history, n, exclude=...)`` is top-n of ``score`` with excluded items
+  (already seen, hidden, filtered) removed. Rows are padded with ``-1`` / ``-inf`` when
+  fewer than ``n`` items qualify. An unknown user with no history gets an all-``-1`` row
+  (``has_signal`` is False), so the caller can fall back to another model, never an IndexError.
+* ``similar_items(items, n)`` for families that define item similarity.
+* ``save(dir)`` / ``load(dir)`` persist named arrays (``.npz``, no pickles) plus a JSON config.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict
+
+from recserve.data import Dataset, Vocabulary
+
+ARRAYS_FILE = "arrays.npz"
+CONFIG_FILE = "config.json"
+
+
+class ModelConfig(BaseModel):
+    """Hyperparameters: validated, immutable, JSON round-trippable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = 42
+
+
+class NotFittedError(RuntimeError):
+    """The model was used before ``fit`` or ``load``."""
+
+
+C = TypeVar("C", bound=ModelConfig)
+
+# family name -> class; filled by ``Recommender.__init_subclass__``.
+REGISTERED: dict[str, type[Recommender[Any]]] = {}
+
+
+def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise top-n of a dense score array, best first; ``-inf`` entries come back as -1."""
+    n_rows, n_cols = scores.shape
+    k = min(n, n_cols)
+    if k == 0:
+        return np.full((n_rows, n), -1, dtype=np.int64), np.full((n_rows, n), -np.inf, np.float32)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < n_cols else np.tile(
+        np.arange(n_cols), (n_rows, 1)
+    )
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    ids = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    top = np.take_along_axis(part_scores, order, axis=1).astype(np.float32)
+    ids[~np.isfinite(top)] = -1
+    top[ids < 0] = -np.inf
+    if k < n:
+        ids = np.pad(ids, ((0, 0), (0, n - k)), constant_values=-1)
+        top = np.pad(top, ((0, 0), (0, n - k)), constant_values=-np.inf)
+    return ids, top
+
+
+def empty_history(n_rows: int, n_items: int) -> sp.csr_matrix:
+    return sp.csr_matrix((n_rows, n_items), dtype=np.float32)
+
+
+class Recommender(ABC, Generic[C]):
+    """Base class of every model family; subclasses implement fit, score and their state."""
+
+    family: ClassVar[str]
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    uses_history: ClassVar[bool] = False  # scores depend on the request-time history
+    personalised: ClassVar[bool] = True  # False: the same ranking for everyone
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        family = cls.__dict__.get("family")
+        if family:
+            if family in REGISTERED and REGISTERED[family] is not cls:
+                raise TypeError(f"model family {family!r} is defined twice")
+            REGISTERED[family] = cls
+
+    def __init__(self, config: C | None = None, **params: Any):
+        if config is not None and params:
+            raise TypeError("give either a config object or keyword parameters, not both")
+        self.config: C = config if config is not None else self.config_class(**params)  # type: ignore[assignment]
+        self.users: Vocabulary | None = None
+        self.items: Vocabulary | None = None
+
+    # -- to implement -------------------------------------------------------------------
+
+    @abstractmethod
+    def _fit(self, data: Dataset) -> None:
+        """Learn from ``data``; vocabularies are already set."""
+
+    @abstractmethod
+    def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        """Dense scores for known-or-unknown users (see the module docstring)."""
+
+    @abstractmethod
+    def _state(self) -> dict[str, np.ndarray]:
+        """Learned arrays to persist."""
+
+    @abstractmethod
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Inverse of ``_state``."""
+
+    # -- protocol -------------------------------------------------------------------------
+
+    def fit(self, data: Dataset) -> Self:
+        self.users, self.items = data.users, data.items
+        self._fit(data)
+        return self
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.items is not None
+
+    @property
+    def n_items(self) -> int:
+        self._check_fitted()
+        assert self.items is not None
+        return len(self.items)
+
+    def _check_fitted(self) -> None:
+        if self.items is None:
+            raise NotFittedError(f"{type(self).__name__} is not fitted")
+
+    def _history(self, users: np.ndarray, history: sp.csr_matrix | None) -> sp.csr_matrix:
+        if history is None:
+            return empty_history(len(users), self.n_items)
+        if history.shape != (len(users), self.n_items):
+            raise ValueError(f"history must be {len(users)} x {self.n_items}, got {history.shape}")
+        return sp.csr_matrix(history, dtype=np.float32)
+
+    def has_signal(self, users: np.ndarray, history: sp.csr_matrix | None = None) -> np.ndarray:
+        """Which rows the model can personalise: a known user, or (if it uses it) a history."""
+        users = np.asarray(users, dtype=np.int64)
+        if not self.personalised:
+            return np.ones(len(users), dtype=bool)
+        known = users >= 0
+        if self.uses_history and history is not None:
+            known |= np.diff(history.indptr) > 0
+        return known
+
+    def score(self, users: np.ndarray, history: sp.csr_matrix | None = None) -> np.ndarray:
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64)
+        return self._score(users, self._history(users, history))
+
+    def recommend(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix | None = None,
+        n: int = 10,
+        exclude: sp.csr_matrix | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n item indices and scores per user, without the items marked in ``exclude``."""
+        users = np.asarray(users, dtype=np.int64)
+        history = self._history(users, history)
+        scores = self._score(users, history).astype(np.float32, copy=True)
+        if exclude is not None and exclude.nnz:
+            rows, cols = exclude.nonzero()
+            scores[rows, cols] = -np.inf
+        scores[~self.has_signal(users, history)] = -np.inf
+        return top_n(scores, n)
+
+    supports_similar_items: ClassVar[bool] = False
+    supports_similar_users: ClassVar[bool] = False
+    predicts_ratings: ClassVar[bool] = False
+
+    def similar_items(self, items: np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Per item index (-1 allowed: an empty row), the n most similar other items."""
+        raise NotImplementedError(f"{self.family} does not define item similarity")
+
+    def similar_users(self, users: np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Per user index (-1 allowed: an empty row), the n most similar other users."""
+        raise NotImplementedError(f"{self.family} does not define user similarity")
+
+    def predict_ratings(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predicted explicit ratings for (user, item) index pairs; unknown ids get a fallback."""
+        raise NotImplementedError(f"{self.family} does not predict ratings")
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        self._check_fitted()
+        assert self.users is not None and self.items is not None
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays = {f"state.{k}": v for k, v in self._state().items()}
+        arrays["vocab.users"] = self.users.to_array()
+        arrays["vocab.items"] = self.items.to_array()
+        np.savez(directory / ARRAYS_FILE, allow_pickle=False, **arrays)
+        config = {"family": self.family, "config": self.config.model_dump(mode="json")}
+        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        meta = json.loads((directory / CONFIG_FILE).read_text())
+        if meta.get("family") != cls.family:
+            raise ValueError(f"{directory} holds a {meta.get('family')!r} model, not {cls.family!r}")
+        model = cls(cls.config_class.model_validate(meta["config"]))  # type: ignore[arg-type]
+        with np.load(directory / ARRAYS_FILE, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        model.users = Vocabulary.from_array(arrays.pop("vocab.users"))
+        model.items = Vocabulary.from_array(arrays.pop("vocab.items"))
+        model._restore({k.removeprefix("state."): v for k, v in arrays.items()})
+        return model
+
+
+def csr_state(prefix: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:
+    """A CSR matrix as named arrays, for ``_state``."""
+    return {
+        f"{prefix}.data": matrix.data,
+        f"{prefix}.indices": matrix.indices,
+        f"{prefix}.indptr": matrix.indptr,
+        f"{prefix}.shape": np.array(matrix.shape, dtype=np.int64),
+    }
+
+
+def csr_restore(prefix: str, arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
+    shape = tuple(int(x) for x in arrays[f"{prefix}.shape"])
+    return sp.csr_matrix(
+        (arrays[f"{prefix}.data"], arrays[f"{prefix}.indices"], arrays[f"{prefix}.indptr"]),
+        shape=shape,
+    )

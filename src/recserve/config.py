@@ -1,0 +1,198 @@
+"""Service settings: environment variables prefixed ``RECSERVE_``, then an optional TOML file.
+
+One validated settings object is built at start-up (``load_settings``) and handed down
+explicitly; nothing reads the environment at import time, so tests build their own.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class FeedbackKind(enum.StrEnum):
+    """How a feedback type counts for training and filtering."""
+
+    POSITIVE = "positive"  # the user liked it: a training signal, excluded from recommendations
+    NEGATIVE = "negative"  # the user rejected it: never recommended to them again
+    READ = "read"  # seen but not acted on: kept, not a training signal
+    RATING = "rating"  # explicit rating: positive, negative or read by thresholds on ``value``
+
+
+class FeedbackType(BaseModel):
+    """The rule for one configured feedback type (``like``, ``rating``, ``view`` ...)."""
+
+    kind: FeedbackKind
+    weight: float = Field(default=1.0, gt=0, le=1000)
+    positive_at_or_above: float | None = None
+    negative_at_or_below: float | None = None
+    # "log": a positive event's weight is multiplied by 1 + log1p(value), for counts (plays).
+    value_scaling: Literal["none", "log"] = "none"
+
+    @model_validator(mode="after")
+    def _rating_needs_thresholds(self) -> FeedbackType:
+        if self.kind == FeedbackKind.RATING and (
+            self.positive_at_or_above is None or self.negative_at_or_below is None
+        ):
+            raise ValueError("a rating feedback type needs positive_at_or_above and negative_at_or_below")
+        return self
+
+    def classify(self, value: float | None) -> FeedbackKind:
+        """Positive, negative or read for one event of this type."""
+        if self.kind != FeedbackKind.RATING:
+            return self.kind
+        if value is None:
+            return FeedbackKind.READ
+        assert self.positive_at_or_above is not None and self.negative_at_or_below is not None
+        if value >= self.positive_at_or_above:
+            return FeedbackKind.POSITIVE
+        if value <= self.negative_at_or_below:
+            return FeedbackKind.NEGATIVE
+        return FeedbackKind.READ
+
+
+def default_feedback_types() -> dict[str, FeedbackType]:
+    pos, neg, read = FeedbackKind.POSITIVE, FeedbackKind.NEGATIVE, FeedbackKind.READ
+    return {
+        "like": FeedbackType(kind=pos, weight=2.0),
+        "purchase": FeedbackType(kind=pos, weight=4.0),
+        "add_to_cart": FeedbackType(kind=pos, weight=2.0),
+        "play": FeedbackType(kind=pos, weight=1.0, value_scaling="log"),
+        "click": FeedbackType(kind=pos, weight=1.0),
+        "share": FeedbackType(kind=pos, weight=3.0),
+        "rating": FeedbackType(
+            kind=FeedbackKind.RATING, weight=1.0, positive_at_or_above=4, negative_at_or_below=2
+        ),
+        "dislike": FeedbackType(kind=neg),
+        "view": FeedbackType(kind=read),
+        "impression": FeedbackType(kind=read),
+    }
+
+
+class Scope(enum.StrEnum):
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+class ApiKey(BaseModel):
+    """One API key. ``key`` may be given plain or as ``sha256:<hex>`` so configs hold no secrets."""
+
+    key: str = Field(min_length=8)
+    scopes: set[Scope] = Field(min_length=1)
+    name: str = ""
+
+    @property
+    def digest(self) -> str:
+        if self.key.startswith("sha256:"):
+            return self.key.removeprefix("sha256:").lower()
+        return hashlib.sha256(self.key.encode()).hexdigest()
+
+    def allows(self, scope: Scope) -> bool:
+        """``admin`` implies every scope; ``read`` and ``write`` are independent."""
+        return Scope.ADMIN in self.scopes or scope in self.scopes
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECSERVE_", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(default=Path(".data"), description="Where the database, models and logs live.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite at <data_dir>/recserve.sqlite."
+    )
+    api_keys: list[ApiKey] = Field(default_factory=list, description="Empty: the service runs open.")
+    feedback_types: dict[str, FeedbackType] = Field(default_factory=default_feedback_types)
+    max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_batch_size: int = Field(default=50_000, ge=1)
+    max_id_length: int = Field(default=256, ge=1, le=4096)
+    max_text_length: int = Field(default=100_000, ge=1)
+    max_n: int = Field(default=1000, ge=1)
+    model_poll_seconds: float = Field(
+        default=2.0, ge=0, description="How often serving checks the registry for new champions."
+    )
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit arguments win, then the environment, then the TOML file.
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("RECSERVE_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("database_url must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("feedback_types")
+    @classmethod
+    def _some_positive_type(cls, value: dict[str, FeedbackType]) -> dict[str, FeedbackType]:
+        if not any(t.kind in (FeedbackKind.POSITIVE, FeedbackKind.RATING) for t in value.values()):
+            raise ValueError("at least one feedback type must be positive or a rating")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'recserve.sqlite').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.api_keys)
+
+
+class ConfigError(Exception):
+    """Settings could not be loaded; the message says which value is wrong and why."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate settings, turning pydantic's errors into one readable message."""
+    from pydantic import ValidationError
+
+    config_file = os.environ.get("RECSERVE_CONFIG_FILE")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"RECSERVE_CONFIG_FILE={config_file} does not exist")
+    try:
+        if config_file:
+            tomllib.loads(Path(config_file).read_text())  # syntax errors, reported plainly
+        return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file}: not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        lines = [
+            f"  {'.'.join(str(p) for p in err['loc']) or '(settings)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ConfigError("invalid recserve settings:\n" + "\n".join(lines)) from exc

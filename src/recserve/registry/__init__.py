@@ -1,0 +1,5 @@
+"""Versioned model artifacts on disk and the champion serving each scenario."""
+
+from recserve.registry.registry import ArtifactError, ModelRegistry, ModelVersion
+
+__all__ = ["ArtifactError", "ModelRegistry", "ModelVersion"]

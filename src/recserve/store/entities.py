@@ -1,0 +1,129 @@
+"""CRUD for the two entity tables keyed by a client string id: items and users."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from recserve.store import schema
+from recserve.store.dialect import insert_for
+from recserve.store.paging import decode_cursor, encode_cursor
+
+# Defaults for columns a client may leave out when creating a row.
+ITEM_DEFAULTS: dict[str, Any] = {
+    "title": None,
+    "text": None,
+    "categories": [],
+    "tags": [],
+    "attributes": {},
+    "published_at": None,
+    "hidden": False,
+}
+USER_DEFAULTS: dict[str, Any] = {"attributes": {}, "tags": []}
+
+
+class EntityRepository:
+    """Upsert, read, patch, delete and page through one entity table."""
+
+    def __init__(self, engine: sa.Engine, table: sa.Table, key: str, defaults: dict[str, Any]):
+        self.engine = engine
+        self.table = table
+        self.key = key
+        self.key_column = table.c[key]
+        self.defaults = defaults
+        self.fields = list(defaults)
+
+    def _full_row(self, row: Mapping[str, Any], now: float) -> dict[str, Any]:
+        full = {self.key: row[self.key], "created_at": now, "updated_at": now}
+        for name, default in self.defaults.items():
+            value = row.get(name, default)
+            full[name] = default if value is None and default is not None else value
+        return full
+
+    def upsert(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert or replace ``rows`` (all fields; created_at kept on replace). Returns the count."""
+        if not rows:
+            return 0
+        now = time.time()
+        # Last write wins within a batch; sorted keys keep concurrent upserts deadlock-free.
+        by_key = {row[self.key]: self._full_row(row, now) for row in rows}
+        values = [by_key[k] for k in sorted(by_key)]
+        stmt = insert_for(self.engine, self.table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[self.key],
+            set_={name: stmt.excluded[name] for name in [*self.fields, "updated_at"]},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, values)
+        return len(values)
+
+    def ensure(self, conn: sa.Connection, keys: Iterable[str]) -> None:
+        """Create bare rows for ``keys`` that do not exist yet (inside the caller's transaction)."""
+        keys = sorted(set(keys))
+        if not keys:
+            return
+        now = time.time()
+        stmt = insert_for(self.engine, self.table).on_conflict_do_nothing(index_elements=[self.key])
+        conn.execute(stmt, [self._full_row({self.key: k}, now) for k in keys])
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(self.table).where(self.key_column == key)).mappings().first()
+        return dict(row) if row else None
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(self.table).where(self.key_column.in_(list(set(keys)))))
+            return {r[self.key]: dict(r) for r in rows.mappings()}
+
+    def patch(self, key: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Update the given fields only; None if the row does not exist."""
+        changes = {k: v for k, v in changes.items() if k in self.defaults}
+        with self.engine.begin() as conn:
+            stmt = (
+                sa.update(self.table)
+                .where(self.key_column == key)
+                .values(**changes, updated_at=time.time())
+            )
+            if conn.execute(stmt).rowcount == 0:
+                return None
+        return self.get(key)
+
+    def delete(self, key: str, conn: sa.Connection | None = None) -> bool:
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.delete(key, own)
+        return conn.execute(sa.delete(self.table).where(self.key_column == key)).rowcount > 0
+
+    def page(self, cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """Rows ordered by key after ``cursor``; the next cursor is None on the last page."""
+        stmt = sa.select(self.table).order_by(self.key_column).limit(limit + 1)
+        if cursor:
+            stmt = stmt.where(self.key_column > decode_cursor(cursor))
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(stmt).mappings()]
+        if len(rows) > limit:
+            rows = rows[:limit]
+            return rows, encode_cursor(rows[-1][self.key])
+        return rows, None
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one())
+
+    def all_keys(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(self.key_column).order_by(self.key_column)).scalars())
+
+
+def item_repository(engine: sa.Engine) -> EntityRepository:
+    return EntityRepository(engine, schema.items, "item_id", ITEM_DEFAULTS)
+
+
+def user_repository(engine: sa.Engine) -> EntityRepository:
+    return EntityRepository(engine, schema.users, "user_id", USER_DEFAULTS)

@@ -1,0 +1,151 @@
+"""Feedback events: idempotent batch ingestion, per-user and per-item listings, snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from recserve.store import schema
+from recserve.store.dialect import insert_for
+from recserve.store.entities import EntityRepository
+from recserve.store.paging import decode_cursor, encode_cursor
+
+EVENT_FIELDS = (
+    "event_id",
+    "user_id",
+    "item_id",
+    "type",
+    "value",
+    "timestamp",
+    "session_id",
+    "recommendation_id",
+)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int  # newly stored
+    duplicates: int  # skipped because their event_id was already stored (or repeated in the batch)
+
+
+@dataclass(frozen=True)
+class EventColumns:
+    """All events as parallel arrays, in ingestion order: the input of every training run."""
+
+    user_ids: np.ndarray  # object array of str
+    item_ids: np.ndarray  # object array of str
+    types: np.ndarray  # object array of str
+    values: np.ndarray  # float64, NaN where the event had no value
+    timestamps: np.ndarray  # float64 Unix seconds
+    session_ids: np.ndarray  # object array of str or None
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+
+class FeedbackRepository:
+    def __init__(self, engine: sa.Engine, items: EntityRepository, users: EntityRepository):
+        self.engine = engine
+        self.items = items
+        self.users = users
+        self.table = schema.events
+
+    def add(self, events: Sequence[Mapping[str, Any]]) -> IngestResult:
+        """Store ``events`` in one transaction, creating unknown users and items on the fly.
+
+        Events whose ``event_id`` is already stored are skipped, so a client may retry a
+        batch safely. Either the whole batch is stored or none of it.
+        """
+        if not events:
+            return IngestResult(0, 0)
+        rows = [{f: e.get(f) for f in EVENT_FIELDS} for e in events]
+        stmt = (
+            insert_for(self.engine, self.table)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.table.c.id)
+        )
+        with self.engine.begin() as conn:
+            self.users.ensure(conn, (r["user_id"] for r in rows))
+            self.items.ensure(conn, (r["item_id"] for r in rows))
+            inserted = len(conn.execute(stmt, rows).all())
+        return IngestResult(inserted, len(rows) - inserted)
+
+    def _listing(
+        self, column: sa.Column[Any], key: str, cursor: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first, paged by the internal sequence number."""
+        stmt = (
+            sa.select(self.table)
+            .where(column == key)
+            .order_by(self.table.c.id.desc())
+            .limit(limit + 1)
+        )
+        if cursor:
+            try:
+                before = int(decode_cursor(cursor))
+            except ValueError as exc:
+                from recserve.store.paging import InvalidCursor
+
+                raise InvalidCursor("invalid cursor") from exc
+            stmt = stmt.where(self.table.c.id < before)
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(stmt).mappings()]
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(str(rows[-1]["id"]))
+        return rows, next_cursor
+
+    def for_user(self, user_id: str, cursor: str | None = None, limit: int = 100):
+        return self._listing(self.table.c.user_id, user_id, cursor, limit)
+
+    def for_item(self, item_id: str, cursor: str | None = None, limit: int = 100):
+        return self._listing(self.table.c.item_id, item_id, cursor, limit)
+
+    def user_history(self, user_id: str) -> list[tuple[str, str, float | None, float]]:
+        """(item_id, type, value, timestamp) of every event of a user, oldest first."""
+        t = self.table
+        stmt = (
+            sa.select(t.c.item_id, t.c.type, t.c.value, t.c.timestamp)
+            .where(t.c.user_id == user_id)
+            .order_by(t.c.timestamp, t.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one())
+
+    def delete_user(self, conn: sa.Connection, user_id: str) -> int:
+        return conn.execute(sa.delete(self.table).where(self.table.c.user_id == user_id)).rowcount
+
+    def delete_item(self, conn: sa.Connection, item_id: str) -> int:
+        return conn.execute(sa.delete(self.table).where(self.table.c.item_id == item_id)).rowcount
+
+    def columns(self, chunk_size: int = 100_000) -> EventColumns:
+        """Every stored event as arrays, read in chunks so memory stays near the result's size."""
+        t = self.table
+        stmt = sa.select(
+            t.c.user_id, t.c.item_id, t.c.type, t.c.value, t.c.timestamp, t.c.session_id
+        ).order_by(t.c.id)
+        parts: list[list[Any]] = [[], [], [], [], [], []]
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=chunk_size).execute(stmt)
+            for chunk in result.partitions():
+                for column, values in zip(parts, zip(*chunk, strict=True), strict=True):
+                    column.extend(values)
+        obj = lambda xs: np.array(xs, dtype=object)  # noqa: E731
+        values = np.array([np.nan if v is None else v for v in parts[3]], dtype=np.float64)
+        return EventColumns(
+            user_ids=obj(parts[0]),
+            item_ids=obj(parts[1]),
+            types=obj(parts[2]),
+            values=values,
+            timestamps=np.array(parts[4], dtype=np.float64),
+            session_ids=obj(parts[5]),
+        )

@@ -1,0 +1,5 @@
+"""Training runs: store snapshot -> dataset -> fit -> registry."""
+
+from recserve.training.pipeline import DEFAULT_MODELS, TrainingReport, train_default_models
+
+__all__ = ["DEFAULT_MODELS", "TrainingReport", "train_default_models"]
