@@ -181,6 +181,17 @@ def load_settings(**overrides: Any) -> Settings:
     """Build and validate settings, turning pydantic's errors into one readable message."""
     from pydantic import ValidationError
 
+    known = {f"RECSERVE_{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(
+        name
+        for name in os.environ
+        if name.startswith("RECSERVE_")
+        and name not in known
+        and name != "RECSERVE_CONFIG_FILE"
+        and not name.startswith(("RECSERVE_TEST_", "RECSERVE_BENCH_"))
+    )
+    if unknown:  # a typo in a variable name would otherwise be silently ignored
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}; see docs/configuration.md")
     config_file = os.environ.get("RECSERVE_CONFIG_FILE")
     if config_file and not Path(config_file).is_file():
         raise ConfigError(f"RECSERVE_CONFIG_FILE={config_file} does not exist")

@@ -268,3 +268,13 @@ class ErrorBody(BaseModel):
     code: str = Field(description="stable, machine-readable error code")
     message: str = Field(description="what went wrong, for people")
     details: list[dict[str, Any]] | None = None
+
+
+class HealthStatus(BaseModel):
+    status: str = Field(description='"ok" while the process is up')
+
+
+class ReadyStatus(BaseModel):
+    status: str = Field(description='"ready"')
+    database: bool
+    models: dict[str, str] = Field(description="scenario -> served model version")

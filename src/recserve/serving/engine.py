@@ -65,6 +65,7 @@ class ServingEngine:
         self.registry = registry
         self.feedback_types = dict(feedback_types)
         self._served: dict[str, ServedModel] = {}
+        self._refused: set[str] = set()  # refs that failed to load: not retried every poll
         self._refresh_lock = threading.Lock()
 
     # champions ----------------------------------------------------------------------------
@@ -79,7 +80,7 @@ class ServingEngine:
             current = dict(self._served)
             loaded: dict[str, ServedModel] = {}
             for scenario, ref in champions.items():
-                if scenario in current and current[scenario].ref == ref:
+                if (scenario in current and current[scenario].ref == ref) or ref in self._refused:
                     continue
                 reuse = next((m for m in current.values() if m.ref == ref), None)
                 reuse = reuse or next((m for m in loaded.values() if m.ref == ref), None)
@@ -92,6 +93,7 @@ class ServingEngine:
                     manifest = self.registry.manifest(name, version)
                 except ArtifactError as exc:
                     log.error("refusing champion %s for %s: %s", ref, scenario, exc)
+                    self._refused.add(ref)
                     continue
                 loaded[scenario] = ServedModel(
                     ModelVersion(name, version, manifest), model, self._blocked_mask(model)

@@ -62,7 +62,12 @@ class EntityRepository:
 
     def ensure(self, conn: sa.Connection, keys: Iterable[str]) -> None:
         """Create bare rows for ``keys`` that do not exist yet (inside the caller's transaction)."""
-        keys = sorted(set(keys))
+        wanted = set(keys)
+        if not wanted:
+            return
+        # most ids exist already: one indexed read, then insert only the new ones
+        existing = conn.execute(sa.select(self.key_column).where(self.key_column.in_(wanted)))
+        keys = sorted(wanted.difference(existing.scalars()))
         if not keys:
             return
         now = time.time()

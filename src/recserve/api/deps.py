@@ -1,0 +1,155 @@
+"""``Annotated`` dependency aliases shared by the routers; tests may swap them with
+``app.dependency_overrides``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request, Security
+from fastapi.security import APIKeyHeader
+
+from recserve.api.errors import ApiError
+from recserve.config import ApiKey, Scope, Settings
+from recserve.registry import ModelRegistry
+from recserve.schemas import ID_MAX, ExternalId
+from recserve.serving import ServingEngine
+from recserve.store import InvalidCursor, Store
+from recserve.store.paging import decode_cursor
+
+# state ----------------------------------------------------------------------------------
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_registry(request: Request) -> ModelRegistry:
+    return request.app.state.registry
+
+
+def get_engine(request: Request) -> ServingEngine:
+    return request.app.state.engine
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+EngineDep = Annotated[ServingEngine, Depends(get_engine)]
+
+# API keys -------------------------------------------------------------------------------
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="Needed on every /v1 route when the service has API keys configured.",
+)
+
+
+def key_table(keys: list[ApiKey]) -> list[tuple[bytes, ApiKey]]:
+    """(SHA-256 digest, key) pairs, computed once at start-up."""
+    return [(key.digest.encode(), key) for key in keys]
+
+
+def authenticate(
+    request: Request, presented: Annotated[str | None, Security(api_key_header)]
+) -> ApiKey | None:
+    """The caller's key; None when the service runs open (no keys configured)."""
+    table: list[tuple[bytes, ApiKey]] = request.app.state.api_keys
+    if not table:
+        return None
+    if not presented:
+        raise ApiError(401, "missing_api_key", "send an API key in the X-API-Key header")
+    digest = hashlib.sha256(presented.encode("utf-8", errors="replace")).hexdigest().encode()
+    found = None
+    for expected, key in table:  # compare with every key, in constant time each
+        if hmac.compare_digest(expected, digest):
+            found = key
+    if found is None:
+        raise ApiError(401, "invalid_api_key", "the API key in X-API-Key is not valid")
+    return found
+
+
+CallerDep = Annotated[ApiKey | None, Depends(authenticate)]
+
+
+def _check_scope(key: ApiKey | None, scope: Scope) -> None:
+    if key is not None and not key.allows(scope):
+        raise ApiError(
+            403, "insufficient_scope", f"this API key does not have the {scope.value!r} scope"
+        )
+
+
+def require(scope: Scope) -> Callable[[ApiKey | None], ApiKey | None]:
+    """A dependency that needs ``scope``: ``dependencies=[Depends(require(Scope.ADMIN))]``."""
+
+    def check(key: CallerDep) -> ApiKey | None:
+        _check_scope(key, scope)
+        return key
+
+    return check
+
+
+def authorize(request: Request, key: CallerDep) -> ApiKey | None:
+    """The default for /v1: reads need ``read``, every other method needs ``write``."""
+    _check_scope(key, Scope.READ if request.method in ("GET", "HEAD", "OPTIONS") else Scope.WRITE)
+    return key
+
+
+# parameters -----------------------------------------------------------------------------
+
+ItemIdPath = Annotated[ExternalId, Path(description="The client's item id (1-256 characters).")]
+UserIdPath = Annotated[ExternalId, Path(description="The client's user id (1-256 characters).")]
+CursorQuery = Annotated[
+    str | None,
+    Query(max_length=1024, description="next_cursor of the previous page; omit for the first."),
+]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def entity_cursor(cursor: CursorQuery = None) -> str | None:
+    """A cursor over items or users: it must decode to a plausible id (the store compares it)."""
+    if cursor:
+        key = decode_cursor(cursor)
+        if len(key) > ID_MAX or _CONTROL.search(key):
+            raise InvalidCursor("invalid cursor")
+    return cursor
+
+
+def event_cursor(cursor: CursorQuery = None) -> str | None:
+    """A cursor over events: it must decode to an event sequence number."""
+    if cursor:
+        key = decode_cursor(cursor)
+        if not (key.isascii() and key.isdigit() and len(key) <= 18):
+            raise InvalidCursor("invalid cursor")
+    return cursor
+
+
+EntityCursor = Annotated[str | None, Depends(entity_cursor)]
+EventCursor = Annotated[str | None, Depends(event_cursor)]
+LimitQuery = Annotated[int, Query(ge=1, le=1000, description="Rows per page.")]
+OptionalUserQuery = Annotated[
+    ExternalId | None, Query(description="Leave out what this user has already seen.")
+]
+
+
+def top_n(settings: SettingsDep, n: Annotated[int, Query(description="How many items.")] = 10) -> int:
+    """``n`` checked against ``settings.max_n`` (a runtime setting, so not in the schema)."""
+    if not 1 <= n <= settings.max_n:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"query.n: must be between 1 and {settings.max_n}",
+            [{"type": "out_of_range", "loc": ["query", "n"], "msg": "out of range", "input": n}],
+        )
+    return n
+
+
+TopN = Annotated[int, Depends(top_n)]

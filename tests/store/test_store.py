@@ -1,0 +1,150 @@
+"""The store on SQLite and on the real PostgreSQL server (same tests, both engines)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from recserve.store import InvalidCursor, Store
+from recserve.store.database import current_revision, migrate
+
+
+@pytest.fixture
+def store(database_url: str):
+    store = Store.open(database_url)
+    yield store
+    store.close()
+
+
+def _event(i: int, user: str = "u1", item: str = "i1", **extra):
+    return {"event_id": f"e{i}", "user_id": user, "item_id": item, "type": "like", "value": None,
+            "timestamp": 1_600_000_000.0 + i, **extra}
+
+
+def test_migrations_are_idempotent(store: Store) -> None:
+    assert current_revision(store.engine) == "0001"
+    migrate(store.engine)  # a second run changes nothing
+    assert current_revision(store.engine) == "0001"
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'wal.sqlite'}")
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+    store.close()
+
+
+def test_item_upsert_get_patch_delete(store: Store) -> None:
+    assert store.items.upsert([{"item_id": "a", "title": "A", "categories": ["x"]}]) == 1
+    first = store.items.get("a")
+    assert first is not None and first["title"] == "A" and first["categories"] == ["x"]
+    # replace keeps created_at, changes the rest
+    store.items.upsert([{"item_id": "a", "title": "A2"}])
+    again = store.items.get("a")
+    assert again is not None
+    assert again["title"] == "A2" and again["categories"] == [] and again["created_at"] == first["created_at"]
+    patched = store.items.patch("a", {"hidden": True, "not_a_column": 1})
+    assert patched is not None and patched["hidden"] is True and patched["title"] == "A2"
+    assert store.items.patch("missing", {"hidden": True}) is None
+    assert store.delete_item("a") is True
+    assert store.items.get("a") is None
+    assert store.delete_item("a") is False
+
+
+def test_batch_upsert_last_write_wins(store: Store) -> None:
+    store.items.upsert([{"item_id": "a", "title": "one"}, {"item_id": "a", "title": "two"}])
+    assert store.items.get("a")["title"] == "two"  # type: ignore[index]
+    assert store.items.count() == 1
+
+
+def test_cursor_paging_visits_every_row_once(store: Store) -> None:
+    store.users.upsert([{"user_id": f"user-{i:03d}"} for i in range(25)])
+    seen, cursor = [], None
+    while True:
+        rows, cursor = store.users.page(cursor, 7)
+        seen += [r["user_id"] for r in rows]
+        if cursor is None:
+            break
+    assert seen == sorted(f"user-{i:03d}" for i in range(25))
+    with pytest.raises(InvalidCursor):
+        store.users.page("%%%not-base64", 5)
+
+
+def test_feedback_is_idempotent_on_event_id(store: Store) -> None:
+    result = store.feedback.add([_event(1), _event(2, item="i2")])
+    assert (result.accepted, result.duplicates) == (2, 0)
+    result = store.feedback.add([_event(1), _event(3, item="i3"), _event(3, item="i3")])
+    assert (result.accepted, result.duplicates) == (1, 2)
+    assert store.feedback.count() == 3
+    # events without an event_id are never deduplicated
+    store.feedback.add([_event(0, event_id=None), _event(0, event_id=None)])
+    assert store.feedback.count() == 5
+
+
+def test_feedback_creates_unknown_users_and_items(store: Store) -> None:
+    store.items.upsert([{"item_id": "i1", "title": "kept"}])
+    store.feedback.add([_event(1, user="new-user", item="i1"), _event(2, user="new-user", item="new-item")])
+    assert store.users.get("new-user") is not None
+    assert store.items.get("new-item") is not None
+    assert store.items.get("i1")["title"] == "kept"  # type: ignore[index]
+
+
+def test_feedback_listing_newest_first_with_cursor(store: Store) -> None:
+    store.feedback.add([_event(i, item=f"i{i}") for i in range(12)])
+    rows, cursor = store.feedback.for_user("u1", limit=5)
+    assert [r["item_id"] for r in rows] == [f"i{i}" for i in range(11, 6, -1)]
+    rows2, _ = store.feedback.for_user("u1", cursor=cursor, limit=5)
+    assert rows2[0]["item_id"] == "i6"
+    assert store.feedback.user_history("u1")[0][0] == "i0"
+
+
+def test_delete_user_removes_events_and_relations(store: Store) -> None:
+    store.feedback.add([_event(1, user="gone"), _event(2, user="stays")])
+    store.relations.add([{"user_id": "gone", "other_user_id": "stays"}, {"user_id": "stays", "other_user_id": "gone"}])
+    assert store.delete_user("gone") is True
+    assert store.users.get("gone") is None
+    assert store.feedback.user_history("gone") == []
+    assert store.relations.for_user("stays") == []
+    assert store.feedback.count() == 1
+
+
+def test_relations_are_idempotent(store: Store) -> None:
+    assert store.relations.add([{"user_id": "a", "other_user_id": "b"}]) == 1
+    assert store.relations.add([{"user_id": "a", "other_user_id": "b", "type": "friend"}]) == 0
+    assert store.relations.add([{"user_id": "a", "other_user_id": "b", "type": "follow"}]) == 1
+    assert [r["type"] for r in store.relations.for_user("a")] == ["follow", "friend"]
+    users, others, _types = store.relations.edges()
+    assert sorted(zip(users, others, strict=True)) == [("a", "b"), ("a", "b")]
+
+
+def test_event_columns_snapshot(store: Store) -> None:
+    store.feedback.add([_event(1), _event(2, item="i2", type="rating", value=4.5)])
+    cols = store.feedback.columns(chunk_size=1)
+    assert len(cols) == 2
+    assert list(cols.item_ids) == ["i1", "i2"]
+    assert list(cols.types) == ["like", "rating"]
+    assert cols.values[1] == 4.5 and cols.values[0] != cols.values[0]  # NaN for no value
+
+
+def test_concurrent_batches_lose_nothing(store: Store) -> None:
+    """Writers in several threads with overlapping users and items: every event stored once."""
+
+    def write(worker: int) -> None:
+        for batch in range(5):
+            store.feedback.add(
+                [_event(worker * 1000 + batch * 100 + k, user=f"u{k % 7}", item=f"i{k % 11}") for k in range(50)]
+            )
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.feedback.count() == 4 * 5 * 50
+    assert store.users.count() == 7 and store.items.count() == 11
+
+
+def test_ping(store: Store) -> None:
+    assert store.ping() is True
