@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from itertools import chain
+from typing import TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-Relevant = Sequence[Collection[int]] | sp.spmatrix | sp.sparray
+Relevant: TypeAlias = Sequence[Collection[int]] | sp.spmatrix | sp.sparray
 
 # -- relevance -------------------------------------------------------------------------------
 
@@ -31,7 +32,7 @@ def relevance_matrix(relevant: Relevant, n_rows: int, n_items: int = 0) -> sp.cs
         matrix.eliminate_zeros()
         matrix.data[:] = 1.0
     else:
-        rows_of = list(relevant)  # type: ignore[arg-type]
+        rows_of = list(relevant)
         lengths = np.fromiter((len(r) for r in rows_of), dtype=np.int64, count=len(rows_of))
         cols = np.fromiter(chain.from_iterable(rows_of), dtype=np.int64, count=int(lengths.sum()))
         if (cols < 0).any():
@@ -142,7 +143,7 @@ def _reciprocal_rank(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
 
 
 def _hit_rate(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
-    return _defined(hits.any(axis=1).astype(np.float64), n_rel)
+    return _defined(np.asarray(hits.any(axis=1), dtype=np.float64), n_rel)
 
 
 PerUser = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
@@ -172,7 +173,8 @@ def per_user(
     try:
         metric = ACCURACY_METRICS[name]
     except KeyError:
-        raise ValueError(f"unknown accuracy metric {name!r}; known: {sorted(ACCURACY_METRICS)}") from None
+        known = sorted(ACCURACY_METRICS)
+        raise ValueError(f"unknown accuracy metric {name!r}; known: {known}") from None
     k = hits.shape[1] if k is None else k
     hits = hits[:, :k]
     if hits.shape[1] < k:
@@ -282,17 +284,34 @@ def _unit_rows(vectors: np.ndarray | sp.spmatrix | sp.sparray) -> np.ndarray | s
     return np.divide(dense, norms, out=np.zeros_like(dense), where=norms > 0)
 
 
-def _row_dots(unit: np.ndarray | sp.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if sp.issparse(unit):
-        return np.asarray(unit[a].multiply(unit[b]).sum(axis=1)).ravel()
-    return np.einsum("ij,ij->i", unit[a], unit[b])
+_DENSE_LIMIT = 8_000_000  # floats: below this, sparse item vectors are made dense
+
+
+def _list_similarities(unit: np.ndarray | sp.csr_matrix, lists: np.ndarray) -> np.ndarray:
+    """``n_lists x K x K`` cosines between the items of each list (``lists`` holds rows of
+    ``unit``; every entry must be valid)."""
+    n_lists, k = lists.shape
+    width = max(unit.shape[1], 1)
+    out = np.empty((n_lists, k, k))
+    if sp.issparse(unit):  # one sparse product per block of lists, keep the diagonal blocks
+        step = max(1, 512 // k)
+        for start in range(0, n_lists, step):
+            block = lists[start : start + step]
+            x = unit[block.ravel()]
+            product = (x @ x.T).toarray().reshape(len(block), k, len(block), k)
+            out[start : start + step] = product[np.arange(len(block)), :, np.arange(len(block))]
+        return out
+    step = max(1, 4_000_000 // (k * width))
+    for start in range(0, n_lists, step):
+        x = unit[lists[start : start + step]]
+        out[start : start + step] = np.matmul(x, x.transpose(0, 2, 1))
+    return out
 
 
 def intra_list_diversity(
     recommended: np.ndarray,
     item_vectors: np.ndarray | sp.spmatrix | sp.sparray,
     k: int | None = None,
-    chunk_pairs: int = 200_000,
 ) -> float:
     """Mean pairwise ``1 - cosine`` between the items of each list, averaged over users.
 
@@ -301,19 +320,19 @@ def intra_list_diversity(
     everything. With non-negative vectors the value lies in [0, 1]. Lists with fewer than
     two items have no pairs and are left out.
     """
-    unit = _unit_rows(item_vectors)
-    rec = _items(recommended, k, unit.shape[0])
-    first, second = np.triu_indices(rec.shape[1], 1)
-    a, b = rec[:, first], rec[:, second]
-    valid = (a >= 0) & (b >= 0)
-    a_flat, b_flat = a[valid], b[valid]
-    distance = np.empty(len(a_flat))
-    for start in range(0, len(a_flat), chunk_pairs):
-        part = slice(start, start + chunk_pairs)
-        distance[part] = 1.0 - _row_dots(unit, a_flat[part], b_flat[part])
-    pair_user = np.broadcast_to(np.arange(len(rec))[:, None], a.shape)[valid]
-    n_pairs = np.bincount(pair_user, minlength=len(rec))
-    total = np.bincount(pair_user, weights=distance, minlength=len(rec))
+    rec = _items(recommended, k, item_vectors.shape[0])
+    items = np.unique(rec[rec >= 0])
+    local = np.clip(np.searchsorted(items, rec), 0, max(len(items) - 1, 0))
+    unit = _unit_rows(item_vectors[items] if len(items) else item_vectors[:0])
+    if isinstance(unit, sp.csr_matrix) and unit.shape[0] * unit.shape[1] <= _DENSE_LIMIT:
+        unit = unit.toarray()
+    valid = rec >= 0
+    pairs = valid[:, :, None] & valid[:, None, :] & ~np.eye(rec.shape[1], dtype=bool)
+    n_pairs = pairs.sum(axis=(1, 2))
+    total = np.zeros(len(rec))
+    if len(rec) and rec.shape[1] > 1 and len(items):
+        distance = 1.0 - _list_similarities(unit, local)
+        total = np.where(pairs, distance, 0.0).sum(axis=(1, 2))
     return mean_defined(np.where(n_pairs > 0, total / np.maximum(n_pairs, 1), np.nan))
 
 

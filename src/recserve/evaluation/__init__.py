@@ -1,0 +1,63 @@
+"""Offline evaluation: splitters, metrics and the protocol that runs a model against a split."""
+
+from recserve.evaluation.metrics import (
+    auc,
+    catalogue_coverage,
+    hit_rate_at_k,
+    intra_list_diversity,
+    log_loss,
+    mae,
+    map_at_k,
+    mrr_at_k,
+    ndcg_at_k,
+    novelty,
+    precision_at_k,
+    recall_at_k,
+    recall_capped_at_k,
+    rmse,
+)
+from recserve.evaluation.protocol import (
+    DEFAULT_METRICS,
+    evaluate_ranking,
+    evaluate_ratings,
+    mean_results,
+)
+from recserve.evaluation.splitters import (
+    SPLITTERS,
+    Split,
+    global_temporal,
+    held_out_users,
+    k_fold,
+    leave_last_out,
+    random_holdout,
+    temporal_fraction,
+)
+
+__all__ = [
+    "DEFAULT_METRICS",
+    "SPLITTERS",
+    "Split",
+    "auc",
+    "catalogue_coverage",
+    "evaluate_ranking",
+    "evaluate_ratings",
+    "global_temporal",
+    "held_out_users",
+    "hit_rate_at_k",
+    "intra_list_diversity",
+    "k_fold",
+    "leave_last_out",
+    "log_loss",
+    "mae",
+    "map_at_k",
+    "mean_results",
+    "mrr_at_k",
+    "ndcg_at_k",
+    "novelty",
+    "precision_at_k",
+    "random_holdout",
+    "recall_at_k",
+    "recall_capped_at_k",
+    "rmse",
+    "temporal_fraction",
+]
