@@ -118,7 +118,7 @@ def entity_cursor(cursor: CursorQuery = None) -> str | None:
     """A cursor over items or users: it must decode to a plausible id (the store compares it)."""
     if cursor:
         key = decode_cursor(cursor)
-        if len(key) > ID_MAX or _CONTROL.search(key):
+        if not key or len(key) > ID_MAX or _CONTROL.search(key):
             raise InvalidCursor("invalid cursor")
     return cursor
 
@@ -140,7 +140,9 @@ OptionalUserQuery = Annotated[
 ]
 
 
-def top_n(settings: SettingsDep, n: Annotated[int, Query(description="How many items.")] = 10) -> int:
+def top_n(
+    settings: SettingsDep, n: Annotated[int, Query(description="How many items.")] = 10
+) -> int:
     """``n`` checked against ``settings.max_n`` (a runtime setting, so not in the schema)."""
     if not 1 <= n <= settings.max_n:
         raise ApiError(

@@ -100,7 +100,7 @@ def _loc_text(loc: Sequence[Any]) -> str:
 
 
 def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    """Pydantic's error list, JSON-safe; a container ``input`` (often the whole body) is left out."""
+    """Pydantic's errors made JSON-safe; a container ``input`` (often the whole body) is dropped."""
     details = []
     for error in list(errors)[:MAX_DETAILS]:
         entry: dict[str, Any] = {
@@ -141,7 +141,9 @@ async def _handle_validation(_request: Request, exc: RequestValidationError) -> 
             400, "invalid_json", f"the request body is not valid JSON: {reason}{position}"
         )
     details = validation_details(errors)
-    return error_response(422, "validation_error", _validation_message(details, len(errors)), details)
+    return error_response(
+        422, "validation_error", _validation_message(details, len(errors)), details
+    )
 
 
 _HTTP_CODES = {
@@ -165,8 +167,12 @@ async def _handle_http(request: Request, exc: StarletteHTTPException) -> JSONRes
         status, code, message = 413, "payload_too_large", str(cause.detail)
     elif isinstance(cause, UnicodeDecodeError):
         code, message = "invalid_encoding", "the request body is not valid UTF-8 text"
+    elif isinstance(cause, RecursionError):
+        code, message = "invalid_json", "the request body is not valid JSON: nested too deeply"
+    elif isinstance(cause, ValueError):  # say, an integer with more than 4300 digits
+        code, message = "invalid_json", f"the request body is not valid JSON: {cause}"
     elif status == 400 and cause is not None:
-        code, message = "invalid_body", f"the request body could not be read: {cause}"
+        code, message = "invalid_body", "the request body could not be read"
     elif status == 404:
         message = f"no route matches {request.url.path}"
     elif status == 405:
@@ -197,10 +203,14 @@ async def _handle_database_integrity(_request: Request, exc: sa.exc.IntegrityErr
     return error_response(409, "conflict", "the request conflicts with stored data; retry it")
 
 
-async def _handle_database_operational(_request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
+async def _handle_database_operational(
+    _request: Request, exc: sa.exc.OperationalError
+) -> JSONResponse:
     log.error("database unavailable: %s", exc.orig)
     return error_response(
-        503, "database_unavailable", "the database is busy or unreachable; retry later",
+        503,
+        "database_unavailable",
+        "the database is busy or unreachable; retry later",
         headers={"Retry-After": "1"},
     )
 

@@ -51,14 +51,22 @@ class BodyGuardMiddleware:
                 return
             if length > self.max_bytes:
                 response = error_response(
-                    413, "payload_too_large", f"the request body is larger than {self.max_bytes} bytes"
+                    413,
+                    "payload_too_large",
+                    f"the request body is larger than {self.max_bytes} bytes",
                 )
                 await response(scope, receive, send)
                 return
         has_body = (length_header not in (None, "0")) or "transfer-encoding" in headers
-        if has_body and scope["method"] in _BODY_METHODS and not _is_json(headers.get("content-type", "")):
+        if (
+            has_body
+            and scope["method"] in _BODY_METHODS
+            and not _is_json(headers.get("content-type", ""))
+        ):
             response = error_response(
-                415, "unsupported_media_type", "send the request body as Content-Type: application/json"
+                415,
+                "unsupported_media_type",
+                "send the request body as Content-Type: application/json",
             )
             await response(scope, receive, send)
             return

@@ -12,7 +12,9 @@ from recserve.config import Settings
 def check_batch(rows: Sized, settings: Settings) -> None:
     """A batch write needs 1 to ``settings.max_batch_size`` rows."""
     if len(rows) == 0:
-        raise ApiError(422, "empty_batch", "the request body is an empty list: send at least one row")
+        raise ApiError(
+            422, "empty_batch", "the request body is an empty list: send at least one row"
+        )
     if len(rows) > settings.max_batch_size:
         raise ApiError(
             413,

@@ -41,7 +41,9 @@ def _check_types(events: list[FeedbackCreate], known: dict[str, Any]) -> None:
 
 
 @router.post("/feedback", response_model=WriteResult, summary="Store feedback events (batch)")
-def add_feedback(events: list[FeedbackCreate], store: StoreDep, settings: SettingsDep) -> WriteResult:
+def add_feedback(
+    events: list[FeedbackCreate], store: StoreDep, settings: SettingsDep
+) -> WriteResult:
     """Unknown users and items are created on the fly. An event whose ``event_id`` is already
     stored is skipped and counted in ``duplicates``, so a failed batch can be retried as is."""
     check_batch(events, settings)

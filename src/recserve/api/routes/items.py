@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from recserve.api.deps import EntityCursor, EngineDep, ItemIdPath, LimitQuery, SettingsDep, StoreDep
+from recserve.api.deps import EngineDep, EntityCursor, ItemIdPath, LimitQuery, SettingsDep, StoreDep
 from recserve.api.routes._shared import check_batch, item_not_found, nullable_changes
 from recserve.schemas import ItemCreate, ItemPublic, ItemUpdate, Page, WriteResult
 from recserve.store.entities import ITEM_DEFAULTS

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from recserve.api.deps import EngineDep, ItemIdPath, OptionalUserQuery, StoreDep, TopN, UserIdPath
 from recserve.api.routes._shared import item_not_found
-from recserve.schemas import RecommendationResponse, ScoredItem
+from recserve.schemas import ErrorBody, RecommendationResponse, ScoredItem
 from recserve.serving import RecommendationList
 
 router = APIRouter(tags=["recommendations"])
 
-NOT_READY = {503: {"description": "No model is trained for this scenario yet (model_not_ready)"}}
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "No model is trained for this yet (model_not_ready)"}
+}
 
 
 def _response(
@@ -21,7 +25,8 @@ def _response(
         user_id=user_id,
         item_id=item_id,
         items=[
-            ScoredItem(item_id=i, score=s) for i, s in zip(result.item_ids, result.scores, strict=True)
+            ScoredItem(item_id=i, score=s)
+            for i, s in zip(result.item_ids, result.scores, strict=True)
         ],
         recommendation_id=result.recommendation_id,
         model=result.model,
@@ -58,6 +63,8 @@ def similar_items(
 @router.get(
     "/popular", response_model=RecommendationResponse, responses=NOT_READY, summary="Popular items"
 )
-def popular(engine: EngineDep, n: TopN, user_id: OptionalUserQuery = None) -> RecommendationResponse:
+def popular(
+    engine: EngineDep, n: TopN, user_id: OptionalUserQuery = None
+) -> RecommendationResponse:
     """With ``user_id``, leaves out what that user has already given feedback on."""
     return _response(engine.popular(n, user_id), user_id=user_id)

@@ -24,7 +24,10 @@ def add_relations(
             422,
             "self_relation",
             f"body.{selfish[0]}: a user cannot be related to themselves",
-            [{"type": "self_relation", "loc": ["body", i], "index": i} for i in selfish[:MAX_DETAILS]],
+            [
+                {"type": "self_relation", "loc": ["body", i], "index": i}
+                for i in selfish[:MAX_DETAILS]
+            ],
         )
     new = store.relations.add([r.model_dump() for r in relations])
     return WriteResult(accepted=new, duplicates=len(relations) - new)

@@ -44,7 +44,9 @@ def patch_user(user_id: UserIdPath, changes: UserUpdate, store: StoreDep) -> Use
     return UserPublic.from_row(row)
 
 
-@router.delete("/{user_id}", status_code=204, summary="Delete a user with their events and relations")
+@router.delete(
+    "/{user_id}", status_code=204, summary="Delete a user with their events and relations"
+)
 def delete_user(user_id: UserIdPath, store: StoreDep) -> Response:
     if not store.delete_user(user_id):
         raise user_not_found(user_id)
