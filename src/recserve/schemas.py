@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -50,11 +50,16 @@ FeedbackTypeName = Annotated[
 ]
 
 
-def parse_timestamp(value: Any) -> float:
+EARLIEST_EVENT = 0.0  # 1970-01-01: events before Unix time are typos
+EARLIEST_PUBLICATION = -5_364_662_400.0  # 1800-01-01: catalogues hold old films and books
+LATEST = 7_258_118_400.0  # 2200-01-01: later is almost always milliseconds sent as seconds
+
+
+def parse_timestamp(value: Any, earliest: float = EARLIEST_EVENT) -> float:
     """ISO 8601 text or Unix seconds (number or numeric text) to Unix seconds.
 
-    Naive ISO times are taken as UTC. Years outside 1970-2200 are refused: they are
-    almost always milliseconds sent as seconds, or a typo.
+    Naive ISO times are taken as UTC. Times before ``earliest`` or after 2200 are refused:
+    they are almost always milliseconds sent as seconds, or a typo.
     """
     if isinstance(value, bool):
         raise ValueError("timestamp must be ISO 8601 text or Unix seconds")
@@ -76,12 +81,20 @@ def parse_timestamp(value: Any) -> float:
         seconds = (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
     else:
         raise ValueError("timestamp must be ISO 8601 text or Unix seconds")
-    if not math.isfinite(seconds) or not 0 <= seconds <= 7_258_118_400:  # 2200-01-01
-        raise ValueError("timestamp must be between 1970 and 2200 (Unix seconds, not milliseconds)")
+    if not math.isfinite(seconds) or not earliest <= seconds <= LATEST:
+        first = datetime.fromtimestamp(0, tz=UTC) + timedelta(seconds=earliest)
+        raise ValueError(
+            f"timestamp must be between {first.year} and 2200 (Unix seconds, not milliseconds)"
+        )
     return seconds
 
 
+def _parse_publication(value: Any) -> float:
+    return parse_timestamp(value, earliest=EARLIEST_PUBLICATION)
+
+
 Timestamp = Annotated[float, BeforeValidator(parse_timestamp)]
+PublicationTime = Annotated[float, BeforeValidator(_parse_publication)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
@@ -89,7 +102,8 @@ def iso(seconds: float | None) -> str | None:
     """Unix seconds to ISO 8601 UTC text, for responses."""
     if seconds is None:
         return None
-    return datetime.fromtimestamp(seconds, tz=UTC).isoformat().replace("+00:00", "Z")
+    moment = datetime.fromtimestamp(0, tz=UTC) + timedelta(seconds=seconds)  # pre-1970 too
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 class _Input(BaseModel):
@@ -107,7 +121,7 @@ class ItemFields(_Input):
     attributes: Annotated[dict[str, Any], Field(max_length=ATTRIBUTES_MAX_KEYS)] = Field(
         default_factory=dict
     )
-    published_at: Timestamp | None = None
+    published_at: PublicationTime | None = None
     hidden: bool = False
 
 
@@ -123,7 +137,7 @@ class ItemUpdate(_Input):
     categories: Annotated[list[Label], Field(max_length=LIST_MAX)] | None = None
     tags: Annotated[list[Label], Field(max_length=LIST_MAX)] | None = None
     attributes: Annotated[dict[str, Any], Field(max_length=ATTRIBUTES_MAX_KEYS)] | None = None
-    published_at: Timestamp | None = None
+    published_at: PublicationTime | None = None
     hidden: bool | None = None
 
 

@@ -25,16 +25,23 @@ def read_text(path: Path) -> str:
         return data.decode("latin-1")
 
 
-def split_lines(path: Path, sep: str, n_fields: int) -> Iterator[tuple[int, list[str] | BadRow]]:
-    """Numbered lines of a header-less delimited file without quoting; blank lines skipped."""
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
     # split on "\n" only: str.splitlines would also split inside names holding U+2028 and kin
     for number, line in enumerate(read_text(path).split("\n"), start=1):
-        line = line.removesuffix("\r")
+        yield number, line.removesuffix("\r")
+
+
+def split_lines(path: Path, sep: str, n_fields: int) -> Iterator[tuple[int, list[str] | BadRow]]:
+    """Numbered lines of a header-less delimited file without quoting; blank lines skipped."""
+    for number, line in _lines(path):
         if not line.strip():
             continue
         fields = line.split(sep)
         if len(fields) != n_fields:
-            yield number, BadRow(f"expected {n_fields} fields separated by {sep!r}, found {len(fields)}")
+            yield (
+                number,
+                BadRow(f"expected {n_fields} fields separated by {sep!r}, found {len(fields)}"),
+            )
         else:
             yield number, fields
 
@@ -49,28 +56,23 @@ def _check_header(path: Path, header: Sequence[str], required: Sequence[str]) ->
 
 def tsv_records(path: Path, required: Sequence[str]) -> Iterator[tuple[int, Record]]:
     """Numbered records of a tab-separated file with a header row and no quoting."""
-    lines = split_lines_with_header(path)
-    header = next(lines, None)
-    if header is None:
+    lines = _lines(path)
+    first = next(lines, None)
+    if first is None:
         return
+    header = first[1].split("\t")
     _check_header(path, header, required)
-    for number, fields in lines:
+    for number, line in lines:
+        if not line.strip():
+            continue
+        fields = line.split("\t")
         if len(fields) != len(header):
-            yield number, BadRow(f"expected {len(header)} tab-separated fields, found {len(fields)}")
+            yield (
+                number,
+                BadRow(f"expected {len(header)} tab-separated fields, found {len(fields)}"),
+            )
         else:
             yield number, dict(zip(header, fields, strict=True))
-
-
-def split_lines_with_header(path: Path) -> Iterator:  # type: ignore[type-arg]
-    """The header's fields, then (number, fields) for every non-blank line after it."""
-    first = True
-    for number, line in enumerate(read_text(path).split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if first:
-            first = False
-            yield line.split("\t")
-        elif line.strip():
-            yield number, line.split("\t")
 
 
 def csv_records(path: Path, required: Sequence[str] = ()) -> Iterator[tuple[int, Record]]:

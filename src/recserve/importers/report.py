@@ -27,7 +27,7 @@ class ImportReport:
 
     def __str__(self) -> str:
         return (
-            f"imported {self.items:,} items, {self.users:,} users, {self.events:,} events "
+            f"{self.items:,} items, {self.users:,} users, {self.events:,} events "
             f"({self.duplicates:,} duplicates skipped), {self.relations:,} relations "
             f"in {self.seconds:.1f} s"
         )

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from recserve.config import FeedbackType
-from recserve.importers.parts import BadRow, Kind, Part
+from recserve.importers.parts import BadRow, Kind, Part, Raw
 from recserve.schemas import FeedbackCreate, ItemCreate, RelationCreate, UserCreate
 
 MODELS: dict[Kind, type[BaseModel]] = {
@@ -38,14 +38,15 @@ class RowValidator:
         if len(self.problems) < self.keep:
             self.problems.append(text)
 
-    def check(self, part: Part, number: int, raw: dict[str, Any] | BadRow) -> dict[str, Any] | None:
+    def check(self, part: Part, position: int | str, raw: Raw) -> dict[str, Any] | None:
         """The validated row as a plain dict, or None after recording its problems."""
-        where = part.where(number)
+        where = part.where(position)
         if isinstance(raw, BadRow):
             self._problem(f"{where}: {raw.message}")
             return None
         try:
-            row = MODELS[part.kind].model_validate(raw).model_dump()
+            # the model's own field dict: what model_dump gives, at a fraction of the cost
+            row = dict(vars(MODELS[part.kind].model_validate(raw)))
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 self._problem(f"{where}: {_location(err['loc'])}: {err['msg']}")
@@ -60,5 +61,5 @@ class RowValidator:
 
     def rows(self, part: Part) -> Iterator[dict[str, Any] | None]:
         """One pass over ``part``: each row validated, None for a bad one."""
-        for number, raw in part.read():
-            yield self.check(part, number, raw)
+        for position, raw in part.read():
+            yield self.check(part, position, raw)
