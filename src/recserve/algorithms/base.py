@@ -43,6 +43,14 @@ class ModelConfig(BaseModel):
 
     seed: int = 42
 
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """Hyperparameters to try, drawn from an Optuna ``trial``; {} means nothing to tune.
+
+        Kept beside the config so the ranges live next to the fields they vary.
+        """
+        return {}
+
 
 class NotFittedError(RuntimeError):
     """The model was used before ``fit`` or ``load``."""

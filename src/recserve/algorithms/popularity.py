@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
@@ -18,6 +20,13 @@ class PopularConfig(ModelConfig):
     count_users: bool = Field(
         default=True, description="Count distinct users (True) or summed event confidence (False)."
     )
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {
+            "half_life_days": trial.suggest_categorical("half_life_days", [None, 7.0, 30.0, 180.0]),
+            "count_users": trial.suggest_categorical("count_users", [True, False]),
+        }
 
 
 class Popular(Recommender[PopularConfig]):

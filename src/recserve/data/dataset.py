@@ -213,9 +213,10 @@ class Dataset:
         return self._cache["positive"]
 
     def seen_matrix(self) -> sp.csr_matrix:
-        """Users x items, 1 where the user gave positive or negative feedback (what to exclude)."""
+        """Users x items, 1 where the user gave positive or negative feedback or any explicit
+        rating (a neutral 3 stars still means they watched it): what never to recommend."""
         if "seen" not in self._cache:
-            mask = self.kind != READ
+            mask = (self.kind != READ) | self.is_rating
             m = self._matrix(mask, np.ones(len(self.user), dtype=np.float32))
             m.data[:] = 1.0
             self._cache["seen"] = m
