@@ -146,6 +146,20 @@ class RecommenderBehaviour:
         ids, _ = model.recommend(np.array([-1]), history=history, n=3, exclude=history)
         assert [item_block(i) for i in ids[0]] == [target_block] * 3
 
+    def test_sequence_changes_the_answer(self, model: Recommender[Any], data: Dataset) -> None:
+        """An order-aware model must follow the sequence given at request time."""
+        if not model.uses_sequence:
+            pytest.skip(f"{self.family} does not read request-time sequences")
+        target_block = 1
+        recent = np.arange(target_block * ITEMS_PER_BLOCK, target_block * ITEMS_PER_BLOCK + 5)
+        exclude = sp.csr_matrix(
+            (np.ones(5, np.float32), (np.zeros(5, int), recent)), shape=(1, data.n_items)
+        )
+        ids, _ = model.recommend(np.array([-1]), n=3, exclude=exclude, sequences=[recent])
+        assert np.mean([item_block(i) == target_block for i in ids[0]]) >= 2 / 3
+        with pytest.raises(ValueError):
+            model.recommend(np.array([0, 1]), n=3, sequences=[recent])
+
     def test_similar_items(self, model: Recommender[Any], data: Dataset) -> None:
         if not model.supports_similar_items:
             pytest.skip(f"{self.family} has no item similarity")

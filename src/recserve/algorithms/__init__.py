@@ -1,6 +1,6 @@
 """Model families behind one protocol (see ``base``), looked up by family name.
 
-Every module of this package is imported on first use of ``FAMILIES``, and every
+Every module of this package (and its subpackages) is imported here, and every
 ``Recommender`` subclass with a ``family`` name registers itself, so adding a model is
 adding a module: nothing to edit here.
 """
@@ -15,9 +15,10 @@ from recserve.algorithms.base import REGISTERED, ModelConfig, NotFittedError, Re
 
 
 def _discover() -> dict[str, type[Recommender[Any]]]:
-    for module in pkgutil.iter_modules(__path__):
-        if not module.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{module.name}")
+    # Subpackages too (neural/); their modules must not import torch at module level.
+    for module in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+        if not module.name.rsplit(".", 1)[-1].startswith("_"):
+            importlib.import_module(module.name)
     return REGISTERED
 
 

@@ -15,6 +15,10 @@ The contract, written once here:
   (already seen, hidden, filtered) removed. Rows are padded with ``-1`` / ``-inf`` when
   fewer than ``n`` items qualify. An unknown user with no history gets an all-``-1`` row
   (``has_signal`` is False), so the caller can fall back to another model, never an IndexError.
+* ``sequences`` (optional, a list with one int array per requested user: the user's recent
+  positive items, oldest first) feeds order-aware models (``uses_sequence``: SASRec,
+  GRU4Rec); other models ignore it. When it is None, such models use the sequence they
+  saw in training for known users.
 * ``similar_items(items, n)`` for families that define item similarity.
 * ``save(dir)`` / ``load(dir)`` persist named arrays (``.npz``, no pickles) plus a JSON config.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
@@ -93,6 +98,7 @@ class Recommender(ABC, Generic[C]):
     family: ClassVar[str]
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     uses_history: ClassVar[bool] = False  # scores depend on the request-time history
+    uses_sequence: ClassVar[bool] = False  # scores depend on the order of recent events
     personalised: ClassVar[bool] = True  # False: the same ranking for everyone
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -156,20 +162,44 @@ class Recommender(ABC, Generic[C]):
             raise ValueError(f"history must be {len(users)} x {self.n_items}, got {history.shape}")
         return sp.csr_matrix(history, dtype=np.float32)
 
-    def has_signal(self, users: np.ndarray, history: sp.csr_matrix | None = None) -> np.ndarray:
-        """Which rows the model can personalise: a known user, or (if it uses it) a history."""
+    def has_signal(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix | None = None,
+        sequences: Sequence[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Which rows the model can personalise: a known user, or (if it uses it) a history
+        or a sequence of recent events."""
         users = np.asarray(users, dtype=np.int64)
         if not self.personalised:
             return np.ones(len(users), dtype=bool)
         known = users >= 0
         if self.uses_history and history is not None:
             known |= np.diff(history.indptr) > 0
+        if self.uses_sequence and sequences is not None:
+            known |= np.array([len(s) > 0 for s in sequences], dtype=bool)
         return known
 
-    def score(self, users: np.ndarray, history: sp.csr_matrix | None = None) -> np.ndarray:
+    def _score_sequences(
+        self, users: np.ndarray, history: sp.csr_matrix, sequences: Sequence[np.ndarray] | None
+    ) -> np.ndarray:
+        """Order-aware models override this; the default ignores ``sequences``."""
+        return self._score(users, history)
+
+    def _check_sequences(self, users: np.ndarray, sequences: Sequence[np.ndarray] | None) -> None:
+        if sequences is not None and len(sequences) != len(users):
+            raise ValueError(f"sequences must have one entry per user ({len(users)})")
+
+    def score(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix | None = None,
+        sequences: Sequence[np.ndarray] | None = None,
+    ) -> np.ndarray:
         self._check_fitted()
         users = np.asarray(users, dtype=np.int64)
-        return self._score(users, self._history(users, history))
+        self._check_sequences(users, sequences)
+        return self._score_sequences(users, self._history(users, history), sequences)
 
     def recommend(
         self,
@@ -177,15 +207,22 @@ class Recommender(ABC, Generic[C]):
         history: sp.csr_matrix | None = None,
         n: int = 10,
         exclude: sp.csr_matrix | None = None,
+        sequences: Sequence[np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-n item indices and scores per user, without the items marked in ``exclude``."""
+        self._check_fitted()
         users = np.asarray(users, dtype=np.int64)
+        self._check_sequences(users, sequences)
         history = self._history(users, history)
-        scores = self._score(users, history).astype(np.float32, copy=True)
+        scores = self._score_sequences(users, history, sequences).astype(np.float32, copy=True)
         if exclude is not None and exclude.nnz:
             rows, cols = exclude.nonzero()
             scores[rows, cols] = -np.inf
-        scores[~self.has_signal(users, history)] = -np.inf
+        if self.uses_sequence:
+            signal = self.has_signal(users, history, sequences)
+        else:  # models without sequences may override has_signal(users, history)
+            signal = self.has_signal(users, history)
+        scores[~signal] = -np.inf
         return top_n(scores, n)
 
     supports_similar_items: ClassVar[bool] = False

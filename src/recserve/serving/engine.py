@@ -22,6 +22,7 @@ from recserve.algorithms import Recommender
 from recserve.algorithms.popularity import Popular
 from recserve.config import FeedbackType
 from recserve.data import Dataset, Vocabulary
+from recserve.data.dataset import POSITIVE
 from recserve.registry import ArtifactError, ModelRegistry, ModelVersion
 from recserve.store import Store
 
@@ -45,6 +46,15 @@ class ServedModel:
     @property
     def ref(self) -> str:
         return self.version.ref
+
+
+@dataclass(frozen=True)
+class UserHistory:
+    """A user's live state in one model's item space."""
+
+    positive: sp.csr_matrix  # 1 x items, summed confidence of positive events
+    seen: sp.csr_matrix  # 1 x items, what never to recommend again
+    sequence: np.ndarray  # item indices of positive events, oldest first
 
 
 @dataclass(frozen=True)
@@ -135,12 +145,12 @@ class ServingEngine:
 
     # requests -----------------------------------------------------------------------------
 
-    def _history(self, user_id: str, items: Vocabulary) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """The user's live (positive history, seen) rows in the model's item space."""
+    def _history(self, user_id: str, items: Vocabulary) -> UserHistory:
+        """The user's live history in the model's item space, read from the store now."""
         events = self.store.feedback.user_history(user_id)
         if not events:
             empty = sp.csr_matrix((1, len(items)), dtype=np.float32)
-            return empty, empty
+            return UserHistory(empty, empty, np.empty(0, dtype=np.int64))
         item_ids, types, values, timestamps = zip(*events, strict=True)
         data = Dataset.from_events(
             np.full(len(events), user_id, dtype=object),
@@ -152,7 +162,9 @@ class ServingEngine:
             users=Vocabulary([user_id]),
             items=items,
         )
-        return data.positive_matrix(), data.seen_matrix()
+        positive = (data.kind == POSITIVE) & (data.item >= 0)  # events come oldest first
+        sequence = data.item[positive].astype(np.int64)
+        return UserHistory(data.positive_matrix(), data.seen_matrix(), sequence)
 
     @staticmethod
     def _exclusion(served: ServedModel, seen: sp.csr_matrix | None) -> sp.csr_matrix:
@@ -182,10 +194,17 @@ class ServingEngine:
             served = self._model(scenario)
             model = served.model
             assert model.users is not None and model.items is not None
-            history, seen = self._history(user_id, model.items)
+            live = self._history(user_id, model.items)
             users = np.array([model.users.get(user_id)])
-            if model.has_signal(users, history)[0] or scenario not in FALLBACK:
-                ids, scores = model.recommend(users, history, n, self._exclusion(served, seen))
+            sequences = [live.sequence]
+            has_signal = (
+                model.has_signal(users, live.positive, sequences)
+                if model.uses_sequence
+                else model.has_signal(users, live.positive)
+            )
+            if has_signal[0] or scenario not in FALLBACK:
+                exclude = self._exclusion(served, live.seen)
+                ids, scores = model.recommend(users, live.positive, n, exclude, sequences)
                 return self._to_list(served, ids[0], scores[0])
             scenario = FALLBACK[scenario]
 
@@ -203,7 +222,7 @@ class ServingEngine:
         served = self._model("popular")
         model = served.model
         assert model.items is not None
-        seen = self._history(user_id, model.items)[1] if user_id else None
+        seen = self._history(user_id, model.items).seen if user_id else None
         if isinstance(model, Popular) and seen is None and not served.blocked.any():
             ids, scores = model.ranking(n)
             return self._to_list(served, ids, scores)
