@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from recserve.algorithms import FAMILIES, create
+from recserve.algorithms import FAMILIES, Recommender
 from recserve.data import Dataset
 from recserve.evaluation import Split, evaluate_ranking, evaluate_ratings
 
@@ -34,7 +34,7 @@ class TrialResult:
 
 @dataclass
 class TuningResult:
-    family: str
+    family: str  # the family name, or the class name for an unregistered model
     metric: str
     best_params: dict[str, Any]
     best_value: float
@@ -43,28 +43,38 @@ class TuningResult:
     seconds: float = 0.0
 
 
-def score_model(family: str, params: dict[str, Any], split: Split, metric: str) -> float:
-    """Fit on ``split.train`` and return ``metric`` on ``split.test`` (e.g. "ndcg@10", "rmse")."""
-    model = create(family, **params).fit(split.train)
+Family = str | type[Recommender[Any]]
+
+
+def _model_class(family: Family) -> type[Recommender[Any]]:
+    return FAMILIES[family] if isinstance(family, str) else family
+
+
+def score_model(family: Family, params: dict[str, Any], split: Split, metric: str) -> float:
+    """Fit on ``split.train`` and return ``metric`` on ``split.test`` (e.g. "ndcg@10", "rmse").
+
+    ``family`` is a registered family name or a model class (peers in benchmarks).
+    """
+    model = _model_class(family)(**params).fit(split.train)
     if metric in MINIMISED:
         return float(evaluate_ratings(model, split)[metric])
     name, _, k = metric.partition("@")
     return float(evaluate_ranking(model, split, k=int(k), metrics=(name,))[metric])
 
 
-def has_search_space(family: str) -> bool:
+def has_search_space(family: Family) -> bool:
     """Whether the family's config declares anything to tune."""
     import optuna
 
     try:  # a FixedTrial without values raises for the first parameter it is asked for
-        FAMILIES[family].config_class.search_space(optuna.trial.FixedTrial({}))
+        _model_class(family).config_class.search_space(optuna.trial.FixedTrial({}))
     except ValueError:
         return True
     return False
 
 
 def tune(
-    family: str,
+    family: Family,
     train: Dataset,
     make_split: Callable[[Dataset], Split],
     *,
@@ -87,8 +97,9 @@ def tune(
     validation = make_split(train)
     minimise = metric in MINIMISED
     default_value = score_model(family, base, validation, metric)
-    result = TuningResult(family, metric, base, default_value, default_value)
-    config_class = FAMILIES[family].config_class
+    name = family if isinstance(family, str) else family.__name__
+    result = TuningResult(name, metric, base, default_value, default_value)
+    config_class = _model_class(family).config_class
 
     def objective(trial: optuna.Trial) -> float:
         params = {**base, **config_class.search_space(trial)}
