@@ -31,14 +31,18 @@ import sqlalchemy as sa
 
 from recserve.store import Store
 
-POSTGRES_URL = os.environ.get("RECSERVE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "RECSERVE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def make_events(n: int, seed: int = 0, prefix: str = "") -> list[dict]:
     rng = np.random.default_rng(seed)
     users = rng.integers(0, max(n // 50, 10), n)
     items = np.minimum(rng.zipf(1.3, n), 50_000)
-    types = rng.choice(["view", "click", "like", "purchase", "rating"], n, p=[0.5, 0.2, 0.15, 0.05, 0.1])
+    types = rng.choice(
+        ["view", "click", "like", "purchase", "rating"], n, p=[0.5, 0.2, 0.15, 0.05, 0.1]
+    )
     t0 = 1_700_000_000.0
     return [
         {
@@ -115,9 +119,11 @@ def server(url: str, data_dir: Path) -> Iterator[str]:
 
 
 def bench_http(url: str, events: list[dict], batch: int, singles: int) -> tuple[float, list[float]]:
-    with tempfile.TemporaryDirectory() as tmp, server(url, Path(tmp)) as base, httpx.Client(
-        base_url=base, timeout=60
-    ) as client:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        server(url, Path(tmp)) as base,
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
         start = time.perf_counter()
         for k in range(0, len(events), batch):
             response = client.post("/v1/feedback", json=events[k : k + batch])
@@ -144,7 +150,9 @@ def main() -> None:
     args = parser.parse_args()
     events = make_events(args.events)
     print(f"ingest benchmark: {args.events} events, batches of {args.batch}, {os.cpu_count()} CPUs")
-    print(f"{'database':<11} {'layer':<6} {'events/s':>10} {'single p50 ms':>14} {'single p99 ms':>14}")
+    print(
+        f"{'database':<11} {'layer':<6} {'events/s':>10} {'single p50 ms':>14} {'single p99 ms':>14}"
+    )
     for kind in args.databases.split(","):
         with database(kind) as url:
             rate = bench_store(url, events, args.batch)

@@ -52,13 +52,19 @@ class ImplicitPeer(Recommender[ImplicitConfig]):
         matrix = sp.csr_matrix(data.positive_matrix())
         if cfg.algorithm == "als":
             model = AlternatingLeastSquares(
-                factors=cfg.factors, regularization=cfg.regularization,
-                iterations=cfg.iterations, alpha=cfg.alpha, random_state=cfg.seed,
+                factors=cfg.factors,
+                regularization=cfg.regularization,
+                iterations=cfg.iterations,
+                alpha=cfg.alpha,
+                random_state=cfg.seed,
             )
         else:
             model = BayesianPersonalizedRanking(
-                factors=cfg.factors, regularization=cfg.regularization,
-                iterations=cfg.iterations, learning_rate=cfg.learning_rate, random_state=cfg.seed,
+                factors=cfg.factors,
+                regularization=cfg.regularization,
+                iterations=cfg.iterations,
+                learning_rate=cfg.learning_rate,
+                random_state=cfg.seed,
             )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -88,7 +94,8 @@ def surprise_rmse(algorithm: str, train: Dataset, test: Dataset, seed: int = 0) 
     import tempfile
     from pathlib import Path
 
-    from surprise import SVD, Dataset as SurpriseDataset, Reader, SVDpp, accuracy
+    from surprise import SVD, Reader, SVDpp, accuracy
+    from surprise import Dataset as SurpriseDataset
     from surprise.model_selection import PredefinedKFold
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,11 +103,16 @@ def surprise_rmse(algorithm: str, train: Dataset, test: Dataset, seed: int = 0) 
         for name, part in (("train", train), ("test", test)):
             users, items, ratings = part.ratings()
             path = Path(tmp) / f"{name}.tsv"
-            path.write_text("".join(f"{u}\t{i}\t{r}\n" for u, i, r in zip(users, items, ratings, strict=True)))
+            path.write_text(
+                "".join(f"{u}\t{i}\t{r}\n" for u, i, r in zip(users, items, ratings, strict=True))
+            )
             paths.append(str(path))
         low, high = float(train.ratings()[2].min()), float(train.ratings()[2].max())
-        data = SurpriseDataset.load_from_folds([tuple(paths)], Reader(line_format="user item rating", sep="\t", rating_scale=(low, high)))
-        (trainset, testset), = PredefinedKFold().split(data)
+        data = SurpriseDataset.load_from_folds(
+            [tuple(paths)],
+            Reader(line_format="user item rating", sep="\t", rating_scale=(low, high)),
+        )
+        ((trainset, testset),) = PredefinedKFold().split(data)
         model = (SVD if algorithm == "svd" else SVDpp)(random_state=seed)
         model.fit(trainset)
         return float(accuracy.rmse(model.test(testset), verbose=False))

@@ -16,7 +16,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-POSTGRES_URL = os.environ.get("RECSERVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "RECSERVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def _reachable(host: str, port: int) -> bool:

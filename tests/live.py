@@ -22,7 +22,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_cli(*args: str, data_dir: Path, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, data_dir: Path, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
     """Run ``recserve ARGS`` to completion; raises with its output if it fails."""
     result = subprocess.run(
         [*RECSERVE, "--data-dir", str(data_dir), *args],
@@ -37,15 +39,19 @@ def run_cli(*args: str, data_dir: Path, timeout: float = 300, **env: str) -> sub
 
 
 @contextlib.contextmanager
-def live_server(*args: str, data_dir: Path, ready_path: str = "/health", timeout: float = 120,
-                **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """Start ``recserve --data-dir D ARGS --port P`` and yield (base URL, process) once it answers."""
+def live_server(
+    *args: str, data_dir: Path, ready_path: str = "/health", timeout: float = 120, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Start ``recserve --data-dir D ARGS --port P``; yield (base URL, process) once it answers."""
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "server.log").open("w")
     proc = subprocess.Popen(
         [*RECSERVE, "--data-dir", str(data_dir), *args, "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **env},
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -38,7 +38,9 @@ def make_synthetic(seed: int = 0) -> Dataset:
         b = user_block(u)
         liked = rng.choice(ITEMS_PER_BLOCK, LIKED_PER_USER, replace=False) + b * ITEMS_PER_BLOCK
         other = (b + 1) % BLOCKS
-        disliked = rng.choice(ITEMS_PER_BLOCK, DISLIKED_PER_USER, replace=False) + other * ITEMS_PER_BLOCK
+        disliked = (
+            rng.choice(ITEMS_PER_BLOCK, DISLIKED_PER_USER, replace=False) + other * ITEMS_PER_BLOCK
+        )
         for i, r in [*((i, 5.0) for i in liked), *((i, 1.0) for i in disliked)]:
             users.append(f"u{u:03d}")
             items.append(f"i{i:03d}")

@@ -27,8 +27,10 @@ def test_import_movielens_train_and_serve(tmp_path: Path) -> None:
             seen = set()
             cursor = None
             while True:
-                page = httpx.get(f"{base}/v1/users/{user}/feedback",
-                                 params={"limit": 1000, **({"cursor": cursor} if cursor else {})}).json()
+                page = httpx.get(
+                    f"{base}/v1/users/{user}/feedback",
+                    params={"limit": 1000, **({"cursor": cursor} if cursor else {})},
+                ).json()
                 seen |= {e["item_id"] for e in page["data"]}
                 if not (cursor := page["next_cursor"]):
                     break
@@ -61,8 +63,9 @@ def test_invalid_settings_stop_the_cli_with_a_clear_message(tmp_path: Path) -> N
 
 def test_demo_generates_trains_and_serves(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
-    with live_server("demo", "--users", "150", "--items", "300", data_dir=data_dir,
-                     ready_path="/ready") as (base, _):
+    with live_server(
+        "demo", "--users", "150", "--items", "300", data_dir=data_dir, ready_path="/ready"
+    ) as (base, _):
         log = (data_dir / "server.log").read_text()
         user = re.search(r"/v1/users/([^/]+)/recommendations", log)
         assert user is not None, log

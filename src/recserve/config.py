@@ -46,7 +46,9 @@ class FeedbackType(BaseModel):
         if self.kind == FeedbackKind.RATING and (
             self.positive_at_or_above is None or self.negative_at_or_below is None
         ):
-            raise ValueError("a rating feedback type needs positive_at_or_above and negative_at_or_below")
+            raise ValueError(
+                "a rating feedback type needs positive_at_or_above and negative_at_or_below"
+            )
         return self
 
     def classify(self, value: float | None) -> FeedbackKind:
@@ -108,15 +110,17 @@ class ApiKey(BaseModel):
 class Settings(BaseSettings):
     """Everything the service can be configured with; see docs/configuration.md."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="RECSERVE_", extra="forbid", validate_default=True
-    )
+    model_config = SettingsConfigDict(env_prefix="RECSERVE_", extra="forbid", validate_default=True)
 
-    data_dir: Path = Field(default=Path(".data"), description="Where the database, models and logs live.")
+    data_dir: Path = Field(
+        default=Path(".data"), description="Where the database, models and logs live."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite at <data_dir>/recserve.sqlite."
     )
-    api_keys: list[ApiKey] = Field(default_factory=list, description="Empty: the service runs open.")
+    api_keys: list[ApiKey] = Field(
+        default_factory=list, description="Empty: the service runs open."
+    )
     feedback_types: dict[str, FeedbackType] = Field(default_factory=default_feedback_types)
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=50_000, ge=1)

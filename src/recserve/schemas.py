@@ -44,7 +44,11 @@ ExternalId = Annotated[
     StringConstraints(min_length=1, max_length=ID_MAX, strip_whitespace=False),
     AfterValidator(_no_control_characters),
 ]
-Label = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_MAX), AfterValidator(_no_control_characters)]
+Label = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=LABEL_MAX),
+    AfterValidator(_no_control_characters),
+]
 FeedbackTypeName = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 ]
@@ -156,7 +160,10 @@ class ItemPublic(BaseModel):
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ItemPublic:
         return cls(
-            **{k: row[k] for k in ("item_id", "title", "text", "categories", "tags", "attributes", "hidden")},
+            **{
+                k: row[k]
+                for k in ("item_id", "title", "text", "categories", "tags", "attributes", "hidden")
+            },
             published_at=iso(row["published_at"]),
             created_at=iso(row["created_at"]) or "",
             updated_at=iso(row["updated_at"]) or "",
@@ -230,7 +237,9 @@ class FeedbackPublic(BaseModel):
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FeedbackPublic:
         return cls(
-            **{k: row[k] for k in ("event_id", "user_id", "item_id", "type", "value", "session_id")},
+            **{
+                k: row[k] for k in ("event_id", "user_id", "item_id", "type", "value", "session_id")
+            },
             recommendation_id=row["recommendation_id"],
             timestamp=iso(row["timestamp"]) or "",
         )
@@ -256,7 +265,9 @@ class WriteResult(BaseModel):
     """Answer to a batch write."""
 
     accepted: int = Field(description="rows stored (new or replaced)")
-    duplicates: int = Field(default=0, description="events skipped: their event_id was already stored")
+    duplicates: int = Field(
+        default=0, description="events skipped: their event_id was already stored"
+    )
 
 
 class Page(BaseModel, Generic[T]):

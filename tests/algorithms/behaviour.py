@@ -79,7 +79,9 @@ class RecommenderBehaviour:
         for u, row in enumerate(ids):
             assert not set(row[row >= 0].tolist()) & set(seen[u].indices.tolist())
 
-    def test_n_larger_than_catalogue_is_padded(self, model: Recommender[Any], data: Dataset) -> None:
+    def test_n_larger_than_catalogue_is_padded(
+        self, model: Recommender[Any], data: Dataset
+    ) -> None:
         ids, scores = model.recommend(np.array([0]), n=data.n_items + 7)
         assert ids.shape == (1, data.n_items + 7)
         assert (ids[0, data.n_items :] == -1).all()
@@ -98,7 +100,9 @@ class RecommenderBehaviour:
         ids, _ = model.recommend(np.array([0, 1]), history=history, n=3)
         assert ids.shape == (2, 3)
 
-    def test_history_of_wrong_shape_is_refused(self, model: Recommender[Any], data: Dataset) -> None:
+    def test_history_of_wrong_shape_is_refused(
+        self, model: Recommender[Any], data: Dataset
+    ) -> None:
         with pytest.raises(ValueError):
             model.recommend(np.array([0]), history=sp.csr_matrix((1, data.n_items + 1)), n=3)
 
@@ -130,7 +134,12 @@ class RecommenderBehaviour:
             pytest.skip(f"{self.family} does not learn taste blocks")
         users = np.arange(data.n_users)
         ids, _ = model.recommend(users, n=5, exclude=data.seen_matrix())
-        hits = [item_block(i) == user_block(u) for u, row in zip(users, ids, strict=True) for i in row if i >= 0]
+        hits = [
+            item_block(i) == user_block(u)
+            for u, row in zip(users, ids, strict=True)
+            for i in row
+            if i >= 0
+        ]
         assert len(hits) >= 0.9 * 5 * len(users)
         assert np.mean(hits) >= self.min_block_precision
 
@@ -165,11 +174,17 @@ class RecommenderBehaviour:
             pytest.skip(f"{self.family} has no item similarity")
         items = np.arange(0, data.n_items, 5)
         ids, scores = model.similar_items(np.append(items, -1), n=4)
+        assert scores.shape == ids.shape
         assert ids.shape == (len(items) + 1, 4)
         assert (ids[-1] == -1).all(), "an unknown item has no neighbours"
         for i, row in zip(items, ids[:-1], strict=True):
             assert i not in row.tolist(), "an item is not its own neighbour"
-        same = [item_block(j) == item_block(i) for i, row in zip(items, ids, strict=False) for j in row if j >= 0]
+        same = [
+            item_block(j) == item_block(i)
+            for i, row in zip(items, ids, strict=False)
+            for j in row
+            if j >= 0
+        ]
         assert np.mean(same) >= 0.8
 
     def test_similar_users(self, model: Recommender[Any], data: Dataset) -> None:
@@ -178,7 +193,12 @@ class RecommenderBehaviour:
         users = np.arange(0, data.n_users, 7)
         ids, _ = model.similar_users(np.append(users, -1), n=4)
         assert (ids[-1] == -1).all()
-        same = [user_block(v) == user_block(u) for u, row in zip(users, ids, strict=False) for v in row if v >= 0]
+        same = [
+            user_block(v) == user_block(u)
+            for u, row in zip(users, ids, strict=False)
+            for v in row
+            if v >= 0
+        ]
         assert np.mean(same) >= 0.8
 
     def test_rating_predictions(self, model: Recommender[Any], data: Dataset) -> None:

@@ -96,7 +96,7 @@ def test_members_are_saved_inside_the_hybrid(model: Hybrid, tmp_path: Path) -> N
     model.save(tmp_path / "h")
     with np.load(tmp_path / "h" / "arrays.npz", allow_pickle=False) as npz:
         names = set(npz.files)
-    assert "state.member0.similarity.data" in names and "state.member2.popularity" in names
+    assert "state.member0.similarity.data" in names and "state.member2.scores" in names
     config = json.loads((tmp_path / "h" / "config.json").read_text())["config"]
     assert [m["family"] for m in config["members"]] == ["item_knn", "tfidf", "popular"]
     assert config["members"][0]["params"] == {"neighbours": 20}

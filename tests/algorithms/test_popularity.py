@@ -22,7 +22,7 @@ def test_popular_ranks_by_distinct_positive_users() -> None:
     model = create("popular").fit(data)
     positive = data.kind == POSITIVE
     counts = np.bincount(data.item[positive], minlength=data.n_items)
-    ids, scores = model.ranking(5)
+    _ids, scores = model.ranking(5)
     np.testing.assert_array_equal(scores, np.sort(counts)[::-1][:5])
 
 

@@ -21,8 +21,15 @@ def _events():
         b = u // USERS_PER_BLOCK
         for k in range(6):
             item = b * ITEMS_PER_BLOCK + (u + k) % ITEMS_PER_BLOCK
-            rows.append({"user_id": f"u{u}", "item_id": f"i{item}", "type": "like",
-                         "timestamp": 1_600_000_000.0 + len(rows), "event_id": f"e{len(rows)}"})
+            rows.append(
+                {
+                    "user_id": f"u{u}",
+                    "item_id": f"i{item}",
+                    "type": "like",
+                    "timestamp": 1_600_000_000.0 + len(rows),
+                    "event_id": f"e{len(rows)}",
+                }
+            )
     return rows
 
 
@@ -54,16 +61,25 @@ def test_recommendations_exclude_seen_and_follow_taste(engine: ServingEngine) ->
 
 def test_a_new_event_changes_the_next_answer(engine: ServingEngine) -> None:
     first = engine.recommend("u0", 3).item_ids
-    engine.store.feedback.add([{"user_id": "u0", "item_id": first[0], "type": "dislike", "timestamp": 1.7e9}])
+    engine.store.feedback.add(
+        [{"user_id": "u0", "item_id": first[0], "type": "dislike", "timestamp": 1.7e9}]
+    )
     assert first[0] not in engine.recommend("u0", 3).item_ids
 
 
 def test_cold_user_with_history_is_personalised_at_once(engine: ServingEngine) -> None:
     assert engine.recommend("brand-new", 3).model.startswith("popular/")
-    engine.store.feedback.add([
-        {"user_id": "brand-new", "item_id": f"i{2 * ITEMS_PER_BLOCK + k}", "type": "like", "timestamp": 1.7e9}
-        for k in range(3)
-    ])
+    engine.store.feedback.add(
+        [
+            {
+                "user_id": "brand-new",
+                "item_id": f"i{2 * ITEMS_PER_BLOCK + k}",
+                "type": "like",
+                "timestamp": 1.7e9,
+            }
+            for k in range(3)
+        ]
+    )
     result = engine.recommend("brand-new", 3)
     assert result.model.startswith("item_knn/")
     assert [_block(i) for i in result.item_ids] == [2, 2, 2]

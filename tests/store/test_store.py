@@ -19,8 +19,15 @@ def store(database_url: str):
 
 
 def _event(i: int, user: str = "u1", item: str = "i1", **extra):
-    return {"event_id": f"e{i}", "user_id": user, "item_id": item, "type": "like", "value": None,
-            "timestamp": 1_600_000_000.0 + i, **extra}
+    return {
+        "event_id": f"e{i}",
+        "user_id": user,
+        "item_id": item,
+        "type": "like",
+        "value": None,
+        "timestamp": 1_600_000_000.0 + i,
+        **extra,
+    }
 
 
 def test_migrations_are_idempotent(store: Store) -> None:
@@ -44,7 +51,11 @@ def test_item_upsert_get_patch_delete(store: Store) -> None:
     store.items.upsert([{"item_id": "a", "title": "A2"}])
     again = store.items.get("a")
     assert again is not None
-    assert again["title"] == "A2" and again["categories"] == [] and again["created_at"] == first["created_at"]
+    assert (
+        again["title"] == "A2"
+        and again["categories"] == []
+        and again["created_at"] == first["created_at"]
+    )
     patched = store.items.patch("a", {"hidden": True, "not_a_column": 1})
     assert patched is not None and patched["hidden"] is True and patched["title"] == "A2"
     assert store.items.patch("missing", {"hidden": True}) is None
@@ -85,7 +96,9 @@ def test_feedback_is_idempotent_on_event_id(store: Store) -> None:
 
 def test_feedback_creates_unknown_users_and_items(store: Store) -> None:
     store.items.upsert([{"item_id": "i1", "title": "kept"}])
-    store.feedback.add([_event(1, user="new-user", item="i1"), _event(2, user="new-user", item="new-item")])
+    store.feedback.add(
+        [_event(1, user="new-user", item="i1"), _event(2, user="new-user", item="new-item")]
+    )
     assert store.users.get("new-user") is not None
     assert store.items.get("new-item") is not None
     assert store.items.get("i1")["title"] == "kept"  # type: ignore[index]
@@ -102,7 +115,12 @@ def test_feedback_listing_newest_first_with_cursor(store: Store) -> None:
 
 def test_delete_user_removes_events_and_relations(store: Store) -> None:
     store.feedback.add([_event(1, user="gone"), _event(2, user="stays")])
-    store.relations.add([{"user_id": "gone", "other_user_id": "stays"}, {"user_id": "stays", "other_user_id": "gone"}])
+    store.relations.add(
+        [
+            {"user_id": "gone", "other_user_id": "stays"},
+            {"user_id": "stays", "other_user_id": "gone"},
+        ]
+    )
     assert store.delete_user("gone") is True
     assert store.users.get("gone") is None
     assert store.feedback.user_history("gone") == []
@@ -134,7 +152,10 @@ def test_concurrent_batches_lose_nothing(store: Store) -> None:
     def write(worker: int) -> None:
         for batch in range(5):
             store.feedback.add(
-                [_event(worker * 1000 + batch * 100 + k, user=f"u{k % 7}", item=f"i{k % 11}") for k in range(50)]
+                [
+                    _event(worker * 1000 + batch * 100 + k, user=f"u{k % 7}", item=f"i{k % 11}")
+                    for k in range(50)
+                ]
             )
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]

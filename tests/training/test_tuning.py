@@ -14,8 +14,13 @@ def test_tuning_never_returns_worse_than_defaults_and_respects_the_budget() -> N
     assert 1 <= len(result.trials) <= 6
     assert result.seconds < 30
     # the reported best is reproducible from its parameters on the validation split
-    assert abs(score_model("item_knn", result.best_params, leave_last_out(split.train), "ndcg@10")
-               - result.best_value) < 1e-9
+    assert (
+        abs(
+            score_model("item_knn", result.best_params, leave_last_out(split.train), "ndcg@10")
+            - result.best_value
+        )
+        < 1e-9
+    )
 
 
 def test_a_zero_budget_evaluates_defaults_only() -> None:

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
@@ -73,8 +73,10 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(n, n_cols)
     if k == 0:
         return np.full((n_rows, n), -1, dtype=np.int64), np.full((n_rows, n), -np.inf, np.float32)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < n_cols else np.tile(
-        np.arange(n_cols), (n_rows, 1)
+    part = (
+        np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        if k < n_cols
+        else np.tile(np.arange(n_cols), (n_rows, 1))
     )
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-part_scores, axis=1, kind="stable")
@@ -258,7 +260,9 @@ class Recommender(ABC, Generic[C]):
     def load(cls, directory: Path) -> Self:
         meta = json.loads((directory / CONFIG_FILE).read_text())
         if meta.get("family") != cls.family:
-            raise ValueError(f"{directory} holds a {meta.get('family')!r} model, not {cls.family!r}")
+            raise ValueError(
+                f"{directory} holds a {meta.get('family')!r} model, not {cls.family!r}"
+            )
         model = cls(cls.config_class.model_validate(meta["config"]))  # type: ignore[arg-type]
         with np.load(directory / ARRAYS_FILE, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

@@ -17,8 +17,8 @@ import numpy as np
 from pydantic import Field
 
 from recserve.algorithms.base import ModelConfig
+from recserve.algorithms.global_ranking import GlobalRanking
 from recserve.algorithms.similarity import rating_matrix
-from recserve.algorithms.trending import GlobalRanking
 from recserve.data import Dataset
 
 

@@ -8,14 +8,17 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from recserve.algorithms.base import ModelConfig, Recommender, top_n
+from recserve.algorithms.base import ModelConfig
+from recserve.algorithms.global_ranking import GlobalRanking
 from recserve.data import Dataset
 from recserve.data.dataset import POSITIVE
 
 
 class PopularConfig(ModelConfig):
     half_life_days: float | None = Field(
-        default=None, gt=0, description="Weight of an event halves every this many days; None: no decay."
+        default=None,
+        gt=0,
+        description="Weight of an event halves every this many days; None: no decay.",
     )
     count_users: bool = Field(
         default=True, description="Count distinct users (True) or summed event confidence (False)."
@@ -29,12 +32,11 @@ class PopularConfig(ModelConfig):
         }
 
 
-class Popular(Recommender[PopularConfig]):
+class Popular(GlobalRanking[PopularConfig]):
     """The same ranking for everyone: positive feedback per item, decayed by age."""
 
     family = "popular"
     config_class = PopularConfig
-    personalised = False
 
     def _fit(self, data: Dataset) -> None:
         mask = data.kind == POSITIVE
@@ -43,27 +45,13 @@ class Popular(Recommender[PopularConfig]):
             age_days = (data.timestamp[mask].max() - data.timestamp[mask]) / 86_400.0
             weights = weights * np.power(0.5, age_days / self.config.half_life_days)
         if self.config.count_users:
-            # one vote per (user, item): the decayed weight of the user's latest event
+            # one vote per (user, item): their decayed event weights summed, capped at 1
             pairs = sp.csr_matrix(
                 (weights, (data.user[mask], data.item[mask])), shape=(data.n_users, data.n_items)
             )
             pairs.data = np.minimum(pairs.data, 1.0)
-            self.popularity = np.asarray(pairs.sum(axis=0)).ravel().astype(np.float32)
+            self.scores = np.asarray(pairs.sum(axis=0)).ravel().astype(np.float32)
         else:
-            self.popularity = np.bincount(data.item[mask], weights, minlength=data.n_items).astype(
+            self.scores = np.bincount(data.item[mask], weights, minlength=data.n_items).astype(
                 np.float32
             )
-
-    def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
-        return np.broadcast_to(self.popularity, (len(users), self.n_items))
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"popularity": self.popularity}
-
-    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
-        self.popularity = arrays["popularity"]
-
-    def ranking(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The global top-n (item indices, scores)."""
-        ids, scores = top_n(self.popularity[None, :], n)
-        return ids[0], scores[0]

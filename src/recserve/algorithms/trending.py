@@ -14,45 +14,18 @@ Items with no recent positive feedback are not trending: they score 0 and come l
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from recserve.algorithms.base import ModelConfig, Recommender, top_n
+from recserve.algorithms.base import ModelConfig
+from recserve.algorithms.global_ranking import GlobalRanking
 from recserve.data import Dataset
 from recserve.data.dataset import POSITIVE
 
 DAY = 86_400.0
-
-Config = TypeVar("Config", bound=ModelConfig)
-
-
-class GlobalRanking(Recommender[Config]):
-    """Non-personalised models: one learned score per item, the same list for everyone.
-
-    Subclasses set ``self.scores`` (float32, one per item) in ``_fit``.
-    """
-
-    personalised = False
-    scores: np.ndarray
-
-    def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
-        return np.broadcast_to(self.scores, (len(users), self.n_items))
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"scores": self.scores}
-
-    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
-        self.scores = arrays["scores"]
-
-    def ranking(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The global top-n (item indices, scores)."""
-        self._check_fitted()
-        ids, scores = top_n(self.scores[None, :], n)
-        return ids[0], scores[0]
-
 
 class TrendingConfig(ModelConfig):
     window_days: float = Field(default=7.0, gt=0, le=3650, description="The recent window.")

@@ -20,7 +20,11 @@ if TYPE_CHECKING:
     from recserve.store import Store
 
 POSITIVE, READ, NEGATIVE = np.int8(1), np.int8(0), np.int8(-1)
-_KIND_CODE = {FeedbackKind.POSITIVE: POSITIVE, FeedbackKind.NEGATIVE: NEGATIVE, FeedbackKind.READ: READ}
+_KIND_CODE = {
+    FeedbackKind.POSITIVE: POSITIVE,
+    FeedbackKind.NEGATIVE: NEGATIVE,
+    FeedbackKind.READ: READ,
+}
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,12 @@ class ItemFeatures:
 
     def document(self, i: int) -> str:
         """One text per item for content models: title, categories, tags, then the text."""
-        parts = [self.titles[i], " ".join(self.categories[i]), " ".join(self.tags[i]), self.texts[i]]
+        parts = [
+            self.titles[i],
+            " ".join(self.categories[i]),
+            " ".join(self.tags[i]),
+            self.texts[i],
+        ]
         return ". ".join(p for p in parts if p)
 
 
@@ -104,7 +113,9 @@ class Dataset:
         Types that are not configured count as read events (they are kept, not learned from).
         """
         users = users or Vocabulary.from_arrays(user_ids, *(relations or ()))
-        items = items or Vocabulary.from_arrays(item_ids, np.array(list(item_rows or {}), dtype=object))
+        items = items or Vocabulary.from_arrays(
+            item_ids, np.array(list(item_rows or {}), dtype=object)
+        )
         values = np.asarray(values, dtype=np.float64)
         kind = np.zeros(len(types), dtype=np.int8)
         weight = np.zeros(len(types), dtype=np.float32)
@@ -116,7 +127,9 @@ class Dataset:
                 continue
             mask = inverse == code
             if rule.kind == FeedbackKind.RATING:
-                assert rule.positive_at_or_above is not None and rule.negative_at_or_below is not None
+                assert (
+                    rule.positive_at_or_above is not None and rule.negative_at_or_below is not None
+                )
                 v = values[mask]
                 k = np.where(v >= rule.positive_at_or_above, POSITIVE, READ)
                 k = np.where(v <= rule.negative_at_or_below, NEGATIVE, k)
@@ -144,7 +157,9 @@ class Dataset:
             value=values,
             timestamp=np.asarray(timestamps, dtype=np.float64),
             is_rating=is_rating,
-            item_features=ItemFeatures.from_rows(items, item_rows) if item_rows is not None else None,
+            item_features=ItemFeatures.from_rows(items, item_rows)
+            if item_rows is not None
+            else None,
             relations=rel,
         )
 

@@ -124,7 +124,9 @@ class ModelRegistry:
         return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.startswith("v"))
 
     def names(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
 
     def champions(self) -> dict[str, str]:
         path = self.root / CHAMPIONS
@@ -154,7 +156,9 @@ class ModelRegistry:
             if _sha256(path) != expected:
                 raise ArtifactError(f"{name}/{version}: {filename} does not match its checksum")
         if manifest.get("family") not in FAMILIES:
-            raise ArtifactError(f"{name}/{version}: unknown model family {manifest.get('family')!r}")
+            raise ArtifactError(
+                f"{name}/{version}: unknown model family {manifest.get('family')!r}"
+            )
         return manifest
 
     def load(self, name: str, version: str) -> Recommender[Any]:

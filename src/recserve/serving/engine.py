@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recserve.algorithms import Recommender
-from recserve.algorithms.popularity import Popular
+from recserve.algorithms.global_ranking import GlobalRanking
 from recserve.config import FeedbackType
 from recserve.data import Dataset, Vocabulary
 from recserve.data.dataset import POSITIVE
@@ -70,7 +70,9 @@ def new_recommendation_id() -> str:
 
 
 class ServingEngine:
-    def __init__(self, store: Store, registry: ModelRegistry, feedback_types: Mapping[str, FeedbackType]):
+    def __init__(
+        self, store: Store, registry: ModelRegistry, feedback_types: Mapping[str, FeedbackType]
+    ):
         self.store = store
         self.registry = registry
         self.feedback_types = dict(feedback_types)
@@ -223,7 +225,7 @@ class ServingEngine:
         model = served.model
         assert model.items is not None
         seen = self._history(user_id, model.items).seen if user_id else None
-        if isinstance(model, Popular) and seen is None and not served.blocked.any():
+        if isinstance(model, GlobalRanking) and seen is None and not served.blocked.any():
             ids, scores = model.ranking(n)
             return self._to_list(served, ids, scores)
         ids, scores = model.recommend(np.array([-1]), None, n, self._exclusion(served, seen))

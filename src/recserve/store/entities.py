@@ -44,7 +44,7 @@ class EntityRepository:
         return full
 
     def upsert(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Insert or replace ``rows`` (all fields; created_at kept on replace). Returns the count."""
+        """Insert or replace ``rows`` (all fields; created_at kept on replace); returns a count."""
         if not rows:
             return 0
         now = time.time()
@@ -76,7 +76,9 @@ class EntityRepository:
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(self.table).where(self.key_column == key)).mappings().first()
+            row = (
+                conn.execute(sa.select(self.table).where(self.key_column == key)).mappings().first()
+            )
         return dict(row) if row else None
 
     def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -119,11 +121,15 @@ class EntityRepository:
 
     def count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one())
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one()
+            )
 
     def all_keys(self) -> list[str]:
         with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(self.key_column).order_by(self.key_column)).scalars())
+            return list(
+                conn.execute(sa.select(self.key_column).order_by(self.key_column)).scalars()
+            )
 
 
 def item_repository(engine: sa.Engine) -> EntityRepository:

@@ -149,7 +149,9 @@ class FeedbackRepository:
 
     def count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one())
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one()
+            )
 
     def delete_user(self, conn: sa.Connection, user_id: str) -> int:
         return conn.execute(sa.delete(self.table).where(self.table.c.user_id == user_id)).rowcount

@@ -58,7 +58,9 @@ class RelationRepository:
 
     def count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one())
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one()
+            )
 
     def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All relations as (user_ids, other_user_ids, types) arrays."""
@@ -69,4 +71,8 @@ class RelationRepository:
             empty = np.array([], dtype=object)
             return empty, empty.copy(), empty.copy()
         users, others, types = zip(*rows, strict=True)
-        return np.array(users, dtype=object), np.array(others, dtype=object), np.array(types, dtype=object)
+        return (
+            np.array(users, dtype=object),
+            np.array(others, dtype=object),
+            np.array(types, dtype=object),
+        )

@@ -20,7 +20,11 @@ log = logging.getLogger(__name__)
 # name -> (family, hyperparameters, scenarios it is promoted to)
 DEFAULT_MODELS: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
     "popular": ("popular", {"half_life_days": None}, ("popular",)),
-    "item_knn": ("item_knn", {"similarity": "cosine", "neighbours": 100}, ("recommended", "similar_items")),
+    "item_knn": (
+        "item_knn",
+        {"similarity": "cosine", "neighbours": 100},
+        ("recommended", "similar_items"),
+    ),
 }
 
 

@@ -123,6 +123,11 @@ def tune(
     result.seconds = time.perf_counter() - start
     log.info(
         "tuned %s: %s %.4f (defaults %.4f) in %d trials, %.1fs",
-        family, metric, result.best_value, default_value, len(result.trials), result.seconds,
+        family,
+        metric,
+        result.best_value,
+        default_value,
+        len(result.trials),
+        result.seconds,
     )
     return result
