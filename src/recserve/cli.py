@@ -42,6 +42,7 @@ def main(ctx: click.Context, data_dir: Path | None, database_url: str | None, ve
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
     ctx.obj = {"data_dir": data_dir, "database_url": database_url}
 
 
@@ -79,7 +80,7 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
 @click.pass_context
 def import_(ctx: click.Context, source: Path, fmt: str | None, kind: str | None) -> None:
     """Import a CSV/JSONL file or a MovieLens / Last.fm folder into the store."""
-    from recserve.importers import ImportValidationError, import_source
+    from recserve.importers import ImportFailed, import_source
 
     settings = _settings(ctx)
     store = _open_store(settings)
@@ -87,7 +88,7 @@ def import_(ctx: click.Context, source: Path, fmt: str | None, kind: str | None)
         report = import_source(
             store, source, format=fmt, kind=kind, feedback_types=settings.feedback_types, progress=True
         )
-    except ImportValidationError as exc:
+    except ImportFailed as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
@@ -164,6 +165,138 @@ def _first_user(settings: Settings) -> str:
         return rows[0]["user_id"] if rows else "USER_ID"
     finally:
         store.close()
+
+
+@main.command()
+@click.option(
+    "--dataset",
+    "source",
+    required=True,
+    metavar="NAME|PATH|store",
+    help="movielens-100k, movielens-latest-small, lastfm-2k, demo, a file or folder in any "
+    "import format, or 'store' for the service's own data.",
+)
+@click.option(
+    "--split",
+    "split_name",
+    default="leave_last_out",
+    show_default=True,
+    type=click.Choice(
+        [
+            "leave_last_out",
+            "random_holdout",
+            "global_temporal",
+            "temporal_fraction",
+            "held_out_users",
+        ]
+    ),
+)
+@click.option(
+    "--models", help="Comma-separated families (or name=family); default: all that suit the data."
+)
+@click.option("--k", "k_text", default="10,20", show_default=True, help="Cut-off(s): 10 or 10,20.")
+@click.option("--metric", help="Metric to rank by; default ndcg@<smallest K>; rmse, mae.")
+@click.option(
+    "--tune-seconds",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Hyperparameter search budget per model, on a validation split of train.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--sampled",
+    type=click.IntRange(min=1),
+    help="Also rank each target against N random unseen items (keys sampled_...).",
+)
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="HTML report file.")
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="JSON file."
+)
+@click.option("--demo-users", type=click.IntRange(min=2), hidden=True)
+@click.option("--demo-items", type=click.IntRange(min=36), hidden=True)
+@click.pass_context
+def evaluate(
+    ctx: click.Context,
+    source: str,
+    split_name: str,
+    models: str | None,
+    k_text: str,
+    metric: str | None,
+    tune_seconds: float,
+    seed: int,
+    sampled: int | None,
+    report: Path | None,
+    json_path: Path | None,
+    demo_users: int | None,
+    demo_items: int | None,
+) -> None:
+    """Fit and compare models on one split: a leaderboard table, HTML report and JSON.
+
+    Published data sets and the demo are read with the default feedback types, so their
+    figures compare across installations; files and the store use the configured ones.
+    """
+    from recserve.data import Dataset
+    from recserve.evaluation.leaderboard import parse_ks, parse_models, resolve_ks, run_leaderboard
+    from recserve.evaluation.report import write_html
+    from recserve.importers import ImportFailed
+    from recserve.importers.datasets import KNOWN_DATASETS, load_dataset
+
+    try:
+        ks = parse_ks(k_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--k") from exc
+    metric = metric or f"ndcg@{ks[0]}"
+    try:
+        ks = resolve_ks(ks, metric)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--metric") from exc
+    try:
+        specs = parse_models(models) if models is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--models") from exc
+    if source != "demo" and (demo_users or demo_items):
+        raise click.UsageError("--demo-users and --demo-items apply to --dataset demo only")
+
+    click.echo(f"loading {source} ...", err=True)
+    try:
+        if source == "store":
+            settings = _settings(ctx)
+            store = _open_store(settings)
+            try:
+                data = Dataset.from_store(store, settings.feedback_types)
+            finally:
+                store.close()
+        else:
+            types = None if source in KNOWN_DATASETS else _settings(ctx).feedback_types
+            data = load_dataset(source, types, demo_users=demo_users, demo_items=demo_items)
+    except ImportFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    if len(data) == 0:
+        raise click.ClickException(f"{source} holds no feedback events: nothing to evaluate")
+    click.echo(f"{data.n_users:,} users, {data.n_items:,} items, {len(data):,} events", err=True)
+
+    try:
+        board = run_leaderboard(
+            data, specs, split_name, k=ks, metric=metric, tune_seconds=tune_seconds, seed=seed,
+            progress=lambda line: click.echo(line, err=True), dataset_name=Path(source).name,
+            sampled_negatives=sampled,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for family, reason in sorted(board.skipped.items()):
+        click.echo(f"left out {family}: {reason}", err=True)
+    click.echo(f"\n{source}, {board.split['name']} split, ranked by {metric}:")
+    click.echo(board.to_text())
+    if report is not None:
+        write_html(board, report)
+        click.echo(f"wrote {report}")
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(board.to_json(), encoding="utf-8")
+        click.echo(f"wrote {json_path}")
+    if not any(entry.ok for entry in board.entries):
+        raise click.ClickException("every model failed (see above)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -191,7 +191,7 @@ def load_settings(**overrides: Any) -> Settings:
         for name in os.environ
         if name.startswith("RECSERVE_")
         and name not in known
-        and name != "RECSERVE_CONFIG_FILE"
+        and name not in ("RECSERVE_CONFIG_FILE", "RECSERVE_DATASETS_DIR")
         and not name.startswith(("RECSERVE_TEST_", "RECSERVE_BENCH_"))
     )
     if unknown:  # a typo in a variable name would otherwise be silently ignored

@@ -74,7 +74,7 @@ def detect_format(source: Path) -> str:
     raise UnknownFormatError(f"{source} does not exist")
 
 
-def _parts(source: Path, fmt: str, kind: Kind | None) -> list[Part]:
+def source_parts(source: Path, fmt: str, kind: Kind | None) -> list[Part]:
     if fmt in DATASET_FORMATS:
         if kind is not None:
             raise UnknownFormatError(f"kind applies to csv and jsonl files, not to {fmt}")
@@ -116,7 +116,7 @@ def import_source(
         raise UnknownFormatError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     if kind is not None and kind not in KINDS:
         raise UnknownFormatError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
-    parts = _parts(source, fmt, cast(Kind | None, kind))
+    parts = source_parts(source, fmt, cast(Kind | None, kind))
     return import_parts(
         store,
         parts,
