@@ -75,3 +75,28 @@ def make_synthetic(seed: int = 0) -> Dataset:
         item_rows=item_rows,
         relations=(np.array(friends_a, dtype=object), np.array(friends_b, dtype=object)),
     )
+
+
+def rating_synthetic(seed: int = 0) -> Dataset:
+    """For explicit-rating models: the set above plus, per user, a 1-star rating of two
+    items of every block other than their own and the next (which they already rated)."""
+    base = make_synthetic(seed)
+    rng = np.random.default_rng(seed + 1)
+    users, items = [], []
+    for u in range(BLOCKS * USERS_PER_BLOCK):
+        for other in range(2, BLOCKS):
+            block = (user_block(u) + other) % BLOCKS
+            for i in rng.choice(ITEMS_PER_BLOCK, 2, replace=False) + block * ITEMS_PER_BLOCK:
+                users.append(f"u{u:03d}")
+                items.append(f"i{i:03d}")
+    n = len(base) + len(users)
+    return Dataset.from_events(
+        np.concatenate([base.users.id_of(base.user), users]).astype(object),
+        np.concatenate([base.items.id_of(base.item), items]).astype(object),
+        np.full(n, "rating", dtype=object),
+        np.concatenate([base.value, np.ones(len(users))]),
+        np.concatenate([base.timestamp, base.timestamp.max() + 1 + np.arange(len(users))]),
+        default_feedback_types(),
+        users=base.users,
+        items=base.items,
+    )

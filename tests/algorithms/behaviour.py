@@ -21,7 +21,14 @@ import scipy.sparse as sp
 
 from recserve.algorithms import FAMILIES, NotFittedError, Recommender, create
 from recserve.data import Dataset
-from tests.synthetic import BLOCKS, ITEMS_PER_BLOCK, item_block, make_synthetic, user_block
+from tests.synthetic import (
+    BLOCKS,
+    ITEMS_PER_BLOCK,
+    item_block,
+    make_synthetic,
+    rating_synthetic,
+    user_block,
+)
 
 
 class RecommenderBehaviour:
@@ -213,3 +220,13 @@ class RecommenderBehaviour:
 
 
 assert BLOCKS >= 3
+
+
+class RatingBehaviour(RecommenderBehaviour):
+    """The suite for explicit-rating models, on data where users also rate other blocks
+    badly (with only own-block ratings, a low-rank fit cannot tell blocks b+2 from b)."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def data(cls) -> Dataset:
+        return rating_synthetic()
