@@ -34,7 +34,9 @@ class NeuralConfig(ModelConfig):
     batch_size: int = Field(default=256, ge=1, le=65_536)
     learning_rate: float = Field(default=1e-3, gt=0, le=1.0)
     weight_decay: float = Field(default=0.0, ge=0, le=1.0)
-    patience: int = Field(default=3, ge=1, description="Epochs without improvement before stopping.")
+    patience: int = Field(
+        default=3, ge=1, description="Epochs without improvement before stopping."
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=2, ge=1, le=256, description="CPU threads for torch.")
     progress: bool = Field(default=False, description="Show a progress bar per epoch.")
@@ -51,6 +53,10 @@ def resolve_device(name: str) -> Any:
 
 
 def seed_everything(seed: int, threads: int) -> np.random.Generator:
+    import os
+
+    # deterministic cuBLAS needs a fixed workspace, set before CUDA starts (else it warns)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     import torch
 
     torch.manual_seed(seed)
@@ -107,8 +113,13 @@ class Trainer:
             start = time.perf_counter()
             module.train()
             total, count = 0.0, 0
-            for batch in tqdm(batches(rng), total=n_batches, disable=not cfg.progress,
-                              desc=f"epoch {epoch}", leave=False):
+            for batch in tqdm(
+                batches(rng),
+                total=n_batches,
+                disable=not cfg.progress,
+                desc=f"epoch {epoch}",
+                leave=False,
+            ):
                 optimiser.zero_grad(set_to_none=True)
                 value = loss(module, batch)
                 if not torch.isfinite(value):
@@ -124,7 +135,9 @@ class Trainer:
                     score = float(validate(module))
             entry = EpochLog(epoch, total / max(count, 1), score, time.perf_counter() - start)
             self.history.append(entry)
-            log.info("epoch %d loss %.4f validation %s (%.1fs)", epoch, entry.loss, score, entry.seconds)
+            log.info(
+                "epoch %d loss %.4f validation %s (%.1fs)", epoch, entry.loss, score, entry.seconds
+            )
             if score is None:
                 continue
             if score > best_score:
