@@ -3,13 +3,14 @@
 Top-N (NDCG@10, recall@20, full ranking over all items, seen items excluded) on MovieLens
 100K, MovieLens latest-small and Last.fm 2K, one seeded 80/20 random holdout of events per
 data set: every recserve model (tuned on a validation split carved from the training part,
-within --tune-seconds each) against implicit's ALS and BPR, run at their library defaults
-and tuned with the same budget on the same validation split.
+--trials Optuna trials each, capped at --tune-seconds) against implicit's ALS and BPR, run
+at their library defaults and tuned with the same number of trials over the same ranges on
+the same validation split.
 
 Rating prediction (RMSE) on MovieLens 100K, 5 seeded folds: recserve's rating models
 against scikit-surprise's SVD and SVD++ (documented defaults) on the same folds.
 
-    .venv/bin/python benchmarks/accuracy.py [--datasets movielens-100k,...] [--tune-seconds 20]
+    .venv/bin/python benchmarks/accuracy.py [--datasets movielens-100k,...] [--trials 10]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from recserve.training.tuning import tune
 
 DATASETS = ("movielens-100k", "movielens-latest-small", "lastfm-2k")
 SEED = 0
+TRIALS = 10  # Optuna trials per model, recserve's and peers' alike (set by --trials)
 
 
 def holdout(data: Dataset):
@@ -55,33 +57,18 @@ def classic_specs(data: Dataset) -> list:
 def peer_rows(split, tune_seconds: float) -> list[tuple[str, dict, float]]:
     """(name, test metrics, fit seconds) for implicit ALS/BPR at defaults and tuned."""
     rows = []
-    for algorithm in ("als", "bpr"):
-        params = {"algorithm": algorithm}
-        for label, chosen in (
-            (f"implicit {algorithm} (defaults)", params),
-            (f"implicit {algorithm} (tuned)", None),
-        ):
-            if chosen is None:
-                if tune_seconds <= 0:
-                    continue
-                result = tune(
-                    peers.ImplicitPeer,
-                    split.train,
-                    holdout,
-                    budget_seconds=tune_seconds,
-                    base_params=params,
-                    seed=SEED,
-                )
-                chosen = {
-                    **result.best_params,
-                    "algorithm": result.best_params.get("algorithm", algorithm),
-                }
-            start = time.perf_counter()
-            model = peers.ImplicitPeer(**chosen).fit(split.train)
-            fit = time.perf_counter() - start
-            metrics = evaluate_ranking(
-                model, split, k=(10, 20), metrics=("ndcg", "recall", "coverage")
+    for algorithm, peer in (("als", peers.ImplicitPeer), ("bpr", peers.ImplicitBPRPeer)):
+        candidates = [(f"implicit {algorithm} (defaults)", {})]
+        if tune_seconds > 0:
+            result = tune(
+                peer, split.train, holdout, budget_seconds=tune_seconds, max_trials=TRIALS, seed=SEED
             )
+            candidates.append((f"implicit {algorithm} (tuned)", result.best_params))
+        for label, params in candidates:
+            start = time.perf_counter()
+            model = peer(**params).fit(split.train)
+            fit = time.perf_counter() - start
+            metrics = evaluate_ranking(model, split, k=(10, 20), metrics=("ndcg", "recall", "coverage"))
             rows.append((label, metrics, fit))
     return rows
 
@@ -90,7 +77,7 @@ def top_n_table(name: str, data: Dataset, tune_seconds: float) -> None:
     split = holdout(data)
     print(
         f"\n== {name}: {data.n_users} users, {data.n_items} items, {len(data)} events; "
-        f"random 80/20 holdout (seed {SEED}), full ranking, {tune_seconds:.0f}s tuning per model =="
+        f"random 80/20 holdout (seed {SEED}), full ranking, {TRIALS} tuning trials per model =="
     )
     board = run_leaderboard(
         data,
@@ -99,6 +86,7 @@ def top_n_table(name: str, data: Dataset, tune_seconds: float) -> None:
         k=(10, 20),
         metric="ndcg@10",
         tune_seconds=tune_seconds,
+        tune_trials=TRIALS,
         seed=SEED,
     )
     print(f"{'model':<34} {'NDCG@10':>8} {'recall@20':>9} {'cover@10':>8} {'fit s':>7}")
@@ -161,11 +149,14 @@ def rmse_table(data: Dataset, folds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--tune-seconds", type=float, default=20.0)
+    parser.add_argument("--tune-seconds", type=float, default=300.0, help="cap per model")
+    parser.add_argument("--trials", type=int, default=10, help="Optuna trials per model")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--skip-rmse", action="store_true")
     args = parser.parse_args()
-    print(f"accuracy benchmark on {os.cpu_count()} CPUs")
+    global TRIALS
+    TRIALS = args.trials
+    print(f"accuracy benchmark on {os.cpu_count()} CPUs; {TRIALS} tuning trials per model")
     for name in args.datasets.split(","):
         data = load_dataset(name)
         top_n_table(name, data, args.tune_seconds)

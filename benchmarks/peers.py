@@ -27,16 +27,25 @@ class ImplicitConfig(ModelConfig):
 
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
-        space = {
+        """The same ranges recserve's own ALS and BPR configs search (als.py, bpr.py)."""
+        if cls.model_fields["algorithm"].default == "als":
+            return {
+                "factors": trial.suggest_categorical("factors", [32, 64, 128, 256]),
+                "regularization": trial.suggest_float("regularization", 1e-2, 100.0, log=True),
+                "alpha": trial.suggest_float("alpha", 0.3, 30.0, log=True),
+                "iterations": trial.suggest_int("iterations", 5, 40),
+            }
+        return {
             "factors": trial.suggest_categorical("factors", [32, 64, 128, 256]),
-            "regularization": trial.suggest_float("regularization", 1e-4, 1.0, log=True),
-            "iterations": trial.suggest_int("iterations", 10, 60),
+            "learning_rate": trial.suggest_float("learning_rate", 1e-3, 0.1, log=True),
+            "regularization": trial.suggest_float("regularization", 1e-4, 0.1, log=True),
+            "iterations": trial.suggest_int("iterations", 20, 300, log=True),
         }
-        if trial.suggest_categorical("algorithm", ["als", "bpr"]) == "als":
-            space["alpha"] = trial.suggest_float("alpha", 0.5, 50.0, log=True)
-        else:
-            space["learning_rate"] = trial.suggest_float("learning_rate", 1e-3, 0.1, log=True)
-        return space
+
+
+class ImplicitBPRConfig(ImplicitConfig):
+    algorithm: str = "bpr"
+    iterations: int = 100  # implicit's BPR default
 
 
 class ImplicitPeer(Recommender[ImplicitConfig]):
@@ -82,6 +91,12 @@ class ImplicitPeer(Recommender[ImplicitConfig]):
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         self.user_factors, self.item_factors = arrays["user_factors"], arrays["item_factors"]
+
+
+class ImplicitBPRPeer(ImplicitPeer):
+    """implicit's BPR; its own class so tuning searches BPR's ranges."""
+
+    config_class = ImplicitBPRConfig
 
 
 def surprise_rmse(algorithm: str, train: Dataset, test: Dataset, seed: int = 0) -> float:

@@ -543,6 +543,7 @@ def run_leaderboard(
     k: int | Sequence[int] = (10, 20),
     metric: str = "ndcg@10",
     tune_seconds: float = 0.0,
+    tune_trials: int = 50,
     seed: int = 0,
     progress: Progress | None = None,
     dataset_name: str = "",
@@ -554,7 +555,9 @@ def run_leaderboard(
     ``specs`` None: :func:`default_specs`. ``split`` is a ``SPLITTERS`` name (made with
     ``split_params`` and ``seed``) or a ready ``Split``. With ``tune_seconds > 0`` every
     spec with ``tune=True`` whose family has a search space is tuned for up to that long
-    on the train part. ``progress`` gets one line per step.
+    on the train part, and for at most ``tune_trials`` Optuna trials (a trial count gives
+    every model the same search effort whatever the machine's load; the time is a cap).
+    ``progress`` gets one line per step.
     """
     started = time.perf_counter()
     ks = resolve_ks(k, metric)
@@ -575,7 +578,15 @@ def run_leaderboard(
 
         entries.append(
             _run_one(
-                spec, test_split, carve, ks, metric, tune_seconds, seed, sampled_negatives, report
+                spec,
+                test_split,
+                carve,
+                ks,
+                metric,
+                (tune_seconds, tune_trials),
+                seed,
+                sampled_negatives,
+                report,
             )
         )
     board = Leaderboard(
@@ -598,7 +609,7 @@ def _run_one(
     carve: Callable[[Dataset], Split],
     ks: list[int],
     metric: str,
-    tune_seconds: float,
+    tuning: tuple[float, int],
     seed: int,
     sampled_negatives: int | None,
     say: Progress,
@@ -608,8 +619,9 @@ def _run_one(
         if spec.family not in FAMILIES:
             raise ValueError(f"unknown model family {spec.family!r}; known: {sorted(FAMILIES)}")
         create(spec.family, **spec.params)  # bad parameters fail here, before any tuning
-        if spec.tune and tune_seconds > 0:
-            _tune(entry, spec, split, carve, metric, tune_seconds, seed, say)
+        tune_seconds, tune_trials = tuning
+        if spec.tune and tune_seconds > 0 and tune_trials > 0:
+            _tune(entry, spec, split, carve, metric, tune_seconds, tune_trials, seed, say)
         model = create(spec.family, **entry.final_params)
         t0 = time.perf_counter()
         model.fit(split.train)
@@ -653,6 +665,7 @@ def _tune(
     carve: Callable[[Dataset], Split],
     metric: str,
     tune_seconds: float,
+    tune_trials: int,
     seed: int,
     say: Progress,
 ) -> None:
@@ -670,6 +683,7 @@ def _tune(
         carve,
         metric=metric,
         budget_seconds=tune_seconds,
+        max_trials=tune_trials,
         base_params=spec.params,
         seed=seed,
     )
