@@ -1,0 +1,203 @@
+"""Next-item prediction: the sequential and neural models against the best classic ones.
+
+Protocol, the same for every model of a data set: each user's last positive event (in
+time order) is the test target (``leave_last_out``), every model fits on the rest, and
+ranks the whole catalogue with the user's training items left out (full ranking, no
+sampled negatives). Reported: NDCG@10 and HR@10, fit time (per epoch and in total for
+the neural models, whose epoch count early stopping decides), and the latency of one
+single-user ``recommend`` call given the user's sequence and history, as the serving
+engine makes it (mean and p99 over 300 users, ms).
+
+Data sets (from ``../shared/datasets``, read with ``recserve.importers.datasets``):
+
+* MovieLens 100K: every rating is an interaction, whatever its stars (the usual next-item
+  protocol of SASRec and its successors), ordered by timestamp; ties keep file order.
+* Last.fm 2K (``user_artists.dat``): every user-artist pair is a positive ``play`` event.
+  The file has no timestamps and lists each user's artists by artist id, so file order
+  would leak the held-out item (the highest id) to an order-aware model. Each user's events
+  get a seeded random order instead: the test item is a random artist per user, and the
+  order carries no signal; read the sequential models' figures there as "set" models.
+
+Classic models run at their defaults and, with ``--tune-seconds`` (default 30), tuned by
+the project's Optuna search on a leave-last-out validation split carved from the training
+part; the neural models run at their defaults (no tuning), on ``--threads`` CPU threads.
+
+    .venv/bin/python benchmarks/neural.py [--datasets movielens-100k,lastfm-2k]
+        [--threads 2] [--tune-seconds 30] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).parent))
+
+import numpy as np
+
+from recserve.algorithms import FAMILIES, Recommender, create
+from recserve.algorithms.neural.sequences import user_sequences
+from recserve.config import FeedbackKind, FeedbackType
+from recserve.data import Dataset
+from recserve.evaluation import Split, evaluate_ranking, leave_last_out
+from recserve.importers.datasets import load_dataset
+from recserve.training.tuning import tune
+
+DATASETS = ("movielens-100k", "lastfm-2k")
+CLASSIC = ("popular", "item_knn", "user_knn", "ease", "als", "bpr")
+NEURAL = ("sasrec", "gru4rec", "two_tower")
+LATENCY_USERS = 300
+SEED = 0
+
+
+def movielens_100k() -> Dataset:
+    """Every rating is an interaction (positive), in time order."""
+    return load_dataset("movielens-100k", {"rating": FeedbackType(kind=FeedbackKind.POSITIVE)})
+
+
+def lastfm_2k() -> Dataset:
+    """Plays as positive events; each user's events in a seeded random order (see above)."""
+    data = load_dataset("lastfm-2k")
+    rng = np.random.default_rng(SEED)
+    timestamp = data.timestamp + rng.permutation(len(data)).astype(np.float64)
+    return replace(data, timestamp=timestamp, _cache={})
+
+
+LOADERS = {"movielens-100k": movielens_100k, "lastfm-2k": lastfm_2k}
+
+
+@dataclass
+class Row:
+    name: str
+    ndcg: float = float("nan")
+    hit_rate: float = float("nan")
+    fit_seconds: float = float("nan")
+    epochs: int | None = None
+    epoch_seconds: float | None = None
+    latency_mean_ms: float = float("nan")
+    latency_p99_ms: float = float("nan")
+    note: str = ""
+
+
+def latency(model: Recommender[Any], split: Split, rng: np.random.Generator) -> tuple[float, float]:
+    """Mean and p99 (ms) of one-user ``recommend`` calls with the user's history and sequence."""
+    history = split.train.positive_matrix()
+    seen = split.train.seen_matrix()
+    sequences = user_sequences(split.train)
+    users = rng.choice(split.train.n_users, min(LATENCY_USERS, split.train.n_users), replace=False)
+    timings = []
+    for u in [users[0], *users]:  # the first call warms up
+        start = time.perf_counter()
+        model.recommend(np.array([u]), history[u], 10, seen[u], [sequences.row(int(u))])
+        timings.append(time.perf_counter() - start)
+    ms = np.array(timings[1:]) * 1000.0
+    return float(ms.mean()), float(np.percentile(ms, 99))
+
+
+def run_model(name: str, family: str, params: dict[str, Any], split: Split) -> Row:
+    start = time.perf_counter()
+    model = create(family, **params).fit(split.train)
+    row = Row(name, fit_seconds=time.perf_counter() - start)
+    history = getattr(model, "history", None)
+    if history:
+        row.epochs = len(history)
+        row.epoch_seconds = float(np.mean([h.seconds for h in history]))
+        scored = [h for h in history if h.validation is not None]
+        if scored:
+            row.note = f"best epoch {max(scored, key=lambda h: h.validation).epoch}"
+    metrics = evaluate_ranking(model, split, k=10, metrics=("ndcg", "hit_rate"))
+    row.ndcg, row.hit_rate = metrics["ndcg@10"], metrics["hit_rate@10"]
+    row.latency_mean_ms, row.latency_p99_ms = latency(model, split, np.random.default_rng(SEED))
+    return row
+
+
+def classic_params(family: str, split: Split, tune_seconds: float) -> tuple[dict[str, Any], str]:
+    if tune_seconds <= 0:
+        return {}, "defaults"
+    result = tune(family, split.train, leave_last_out, budget_seconds=tune_seconds, seed=SEED)
+    if result.best_value <= result.default_value:
+        return {}, "defaults (tuning found nothing better)"
+    shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in result.best_params.items())
+    return dict(result.best_params), f"tuned: {shown}"
+
+
+def neural_params(family: str, args: argparse.Namespace) -> dict[str, Any]:
+    params: dict[str, Any] = {"threads": args.threads, "device": args.device}
+    accepted = FAMILIES[family].config_class.model_fields
+    return {k: v for k, v in params.items() if k in accepted}
+
+
+def fmt(value: float | int | None, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def print_table(title: str, rows: list[Row]) -> None:
+    header = ["model", "NDCG@10", "HR@10", "fit s", "epochs", "s/epoch", "lat ms", "p99 ms", "note"]
+    cells = [
+        [r.name, fmt(r.ndcg), fmt(r.hit_rate), fmt(r.fit_seconds, 1), fmt(r.epochs),
+         fmt(r.epoch_seconds, 2), fmt(r.latency_mean_ms, 2), fmt(r.latency_p99_ms, 2), r.note]
+        for r in rows
+    ]
+    widths = [max(len(str(c[i])) for c in [header, *cells]) for i in range(len(header))]
+    print(f"\n{title}")
+    for line in [header, ["-" * w for w in widths], *cells]:
+        print("  ".join(c.ljust(w) if i in (0, 8) else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())
+
+
+def bench(name: str, args: argparse.Namespace) -> list[Row]:
+    data = LOADERS[name]()
+    split = leave_last_out(data)
+    print(f"\n== {name}: {data.n_users} users, {data.n_items} items, {len(data)} events; "
+          f"leave-last-out: {len(split.test)} test events", flush=True)
+    rows = []
+    for family in CLASSIC:
+        if family not in FAMILIES:
+            rows.append(Row(family, note="not available"))
+            continue
+        params, note = classic_params(family, split, args.tune_seconds)
+        row = run_model(family, family, params, split)
+        row.note = note
+        rows.append(row)
+        print(f"  {family}: NDCG@10 {row.ndcg:.4f} ({row.fit_seconds:.1f}s)", flush=True)
+    for family in NEURAL:
+        if family not in FAMILIES:
+            rows.append(Row(family, note="not available"))
+            print(f"  {family}: not available", flush=True)
+            continue
+        row = run_model(family, family, neural_params(family, args), split)
+        rows.append(row)
+        print(f"  {family}: NDCG@10 {row.ndcg:.4f} ({row.fit_seconds:.1f}s)", flush=True)
+    print_table(f"{name} (leave-last-out, full ranking)", rows)
+    classic = [r for r in rows if r.name in CLASSIC and np.isfinite(r.ndcg)]
+    sasrec = next((r for r in rows if r.name == "sasrec"), None)
+    if classic and sasrec is not None and np.isfinite(sasrec.ndcg):
+        best = max(classic, key=lambda r: r.ndcg)
+        print(f"sasrec / best classic ({best.name}) NDCG@10: "
+              f"{sasrec.ndcg:.4f} / {best.ndcg:.4f} = {sasrec.ndcg / best.ndcg:.2f}x")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    parser.add_argument("--tune-seconds", type=float, default=30.0,
+                        help="Optuna budget per classic model; 0: defaults")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    args = parser.parse_args()
+    for name in args.datasets.split(","):
+        bench(name.strip(), args)
+
+
+if __name__ == "__main__":
+    main()
