@@ -61,14 +61,21 @@ def peer_rows(split, tune_seconds: float) -> list[tuple[str, dict, float]]:
         candidates = [(f"implicit {algorithm} (defaults)", {})]
         if tune_seconds > 0:
             result = tune(
-                peer, split.train, holdout, budget_seconds=tune_seconds, max_trials=TRIALS, seed=SEED
+                peer,
+                split.train,
+                holdout,
+                budget_seconds=tune_seconds,
+                max_trials=TRIALS,
+                seed=SEED,
             )
             candidates.append((f"implicit {algorithm} (tuned)", result.best_params))
         for label, params in candidates:
             start = time.perf_counter()
             model = peer(**params).fit(split.train)
             fit = time.perf_counter() - start
-            metrics = evaluate_ranking(model, split, k=(10, 20), metrics=("ndcg", "recall", "coverage"))
+            metrics = evaluate_ranking(
+                model, split, k=(10, 20), metrics=("ndcg", "recall", "coverage")
+            )
             rows.append((label, metrics, fit))
     return rows
 

@@ -123,8 +123,10 @@ def classic_params(family: str, split: Split, tune_seconds: float) -> tuple[dict
     result = tune(family, split.train, leave_last_out, budget_seconds=tune_seconds, seed=SEED)
     if result.best_value <= result.default_value:
         return {}, "defaults (tuning found nothing better)"
-    shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                      for k, v in result.best_params.items())
+    shown = ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in result.best_params.items()
+    )
     return dict(result.best_params), f"tuned: {shown}"
 
 
@@ -143,22 +145,38 @@ def fmt(value: float | int | None, digits: int = 4) -> str:
 def print_table(title: str, rows: list[Row]) -> None:
     header = ["model", "NDCG@10", "HR@10", "fit s", "epochs", "s/epoch", "lat ms", "p99 ms", "note"]
     cells = [
-        [r.name, fmt(r.ndcg), fmt(r.hit_rate), fmt(r.fit_seconds, 1), fmt(r.epochs),
-         fmt(r.epoch_seconds, 2), fmt(r.latency_mean_ms, 2), fmt(r.latency_p99_ms, 2), r.note]
+        [
+            r.name,
+            fmt(r.ndcg),
+            fmt(r.hit_rate),
+            fmt(r.fit_seconds, 1),
+            fmt(r.epochs),
+            fmt(r.epoch_seconds, 2),
+            fmt(r.latency_mean_ms, 2),
+            fmt(r.latency_p99_ms, 2),
+            r.note,
+        ]
         for r in rows
     ]
     widths = [max(len(str(c[i])) for c in [header, *cells]) for i in range(len(header))]
     print(f"\n{title}")
     for line in [header, ["-" * w for w in widths], *cells]:
-        print("  ".join(c.ljust(w) if i in (0, 8) else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())
+        print(
+            "  ".join(
+                c.ljust(w) if i in (0, 8) else c.rjust(w)
+                for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            ).rstrip()
+        )
 
 
 def bench(name: str, args: argparse.Namespace) -> list[Row]:
     data = LOADERS[name]()
     split = leave_last_out(data)
-    print(f"\n== {name}: {data.n_users} users, {data.n_items} items, {len(data)} events; "
-          f"leave-last-out: {len(split.test)} test events", flush=True)
+    print(
+        f"\n== {name}: {data.n_users} users, {data.n_items} items, {len(data)} events; "
+        f"leave-last-out: {len(split.test)} test events",
+        flush=True,
+    )
     rows = []
     for family in CLASSIC:
         if family not in FAMILIES:
@@ -182,8 +200,10 @@ def bench(name: str, args: argparse.Namespace) -> list[Row]:
     sasrec = next((r for r in rows if r.name == "sasrec"), None)
     if classic and sasrec is not None and np.isfinite(sasrec.ndcg):
         best = max(classic, key=lambda r: r.ndcg)
-        print(f"sasrec / best classic ({best.name}) NDCG@10: "
-              f"{sasrec.ndcg:.4f} / {best.ndcg:.4f} = {sasrec.ndcg / best.ndcg:.2f}x")
+        print(
+            f"sasrec / best classic ({best.name}) NDCG@10: "
+            f"{sasrec.ndcg:.4f} / {best.ndcg:.4f} = {sasrec.ndcg / best.ndcg:.2f}x"
+        )
     return rows
 
 
@@ -191,8 +211,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
-    parser.add_argument("--tune-seconds", type=float, default=30.0,
-                        help="Optuna budget per classic model; 0: defaults")
+    parser.add_argument(
+        "--tune-seconds",
+        type=float,
+        default=30.0,
+        help="Optuna budget per classic model; 0: defaults",
+    )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     args = parser.parse_args()
     for name in args.datasets.split(","):

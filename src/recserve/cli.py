@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from recserve.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from recserve.store import Store
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -24,19 +27,25 @@ def _settings(ctx: click.Context) -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
+def _open_store(settings: Settings) -> Store:
     from recserve.store import Store
 
     return Store.open(settings.resolved_database_url)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Data directory (RECSERVE_DATA_DIR).")
-@click.option("--database-url", help="SQLAlchemy URL (RECSERVE_DATABASE_URL); default SQLite in the data dir.")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Data directory (RECSERVE_DATA_DIR)."
+)
+@click.option(
+    "--database-url", help="SQLAlchemy URL (RECSERVE_DATABASE_URL); default SQLite in the data dir."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @click.version_option(package_name="recserve")
 @click.pass_context
-def main(ctx: click.Context, data_dir: Path | None, database_url: str | None, verbose: bool) -> None:
+def main(
+    ctx: click.Context, data_dir: Path | None, database_url: str | None, verbose: bool
+) -> None:
     """recserve: recommendation models served as a service."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -86,7 +95,12 @@ def import_(ctx: click.Context, source: Path, fmt: str | None, kind: str | None)
     store = _open_store(settings)
     try:
         report = import_source(
-            store, source, format=fmt, kind=kind, feedback_types=settings.feedback_types, progress=True
+            store,
+            source,
+            format=fmt,
+            kind=kind,
+            feedback_types=settings.feedback_types,
+            progress=True,
         )
     except ImportFailed as exc:
         raise click.ClickException(str(exc)) from exc

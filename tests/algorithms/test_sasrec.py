@@ -152,9 +152,7 @@ def test_order_matters_and_the_latest_item_counts_most(model: Any) -> None:
 
 def test_items_outside_the_model_and_too_long_sequences_are_handled(model: Any) -> None:
     long = np.tile(np.arange(ITEMS_PER_BLOCK), 5)  # 60 items of block 0, max_len is 10
-    ids, _ = model.recommend(
-        np.array([-1, -1]), n=3, sequences=[long, np.array([-1, 10_000])]
-    )
+    ids, _ = model.recommend(np.array([-1, -1]), n=3, sequences=[long, np.array([-1, 10_000])])
     assert {item_block(i) for i in ids[0]} == {0}
     assert (ids[1] == -1).all(), "a sequence of unknown items gives no signal"
     np.testing.assert_allclose(
@@ -183,9 +181,7 @@ def test_validation_picks_the_best_epoch(model: Any) -> None:
 def test_no_validation_trains_every_epoch() -> None:
     from tests.synthetic import make_synthetic
 
-    trained = create("sasrec", **{**FAST, "epochs": 3, "validation_users": 0}).fit(
-        make_synthetic()
-    )
+    trained = create("sasrec", **{**FAST, "epochs": 3, "validation_users": 0}).fit(make_synthetic())
     assert [h.validation for h in trained.history] == [None] * 3
 
 

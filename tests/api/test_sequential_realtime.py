@@ -52,8 +52,16 @@ def test_one_new_event_changes_the_next_sasrec_answer(client: TestClient) -> Non
     state = app.state
     data = Dataset.from_store(state.store, state.settings.feedback_types)
     model = create(
-        "sasrec", embedding_dim=16, blocks=1, max_len=10, epochs=40, patience=40,
-        batch_size=16, learning_rate=1e-2, dropout=0.1, threads=1,
+        "sasrec",
+        embedding_dim=16,
+        blocks=1,
+        max_len=10,
+        epochs=40,
+        patience=40,
+        batch_size=16,
+        learning_rate=1e-2,
+        dropout=0.1,
+        threads=1,
     ).fit(data)
     version = state.registry.register("sasrec", model)
     state.registry.promote("recommended", "sasrec", version.version)

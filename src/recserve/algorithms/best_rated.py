@@ -27,10 +27,10 @@ class BestRatedConfig(ModelConfig):
         default=10.0, ge=0, le=1e6, description="C: imaginary ratings of the global mean per item."
     )
 
-
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
         return {"prior_count": trial.suggest_float("prior_count", 0.5, 200.0, log=True)}
+
 
 class BestRated(GlobalRanking[BestRatedConfig]):
     family = "best_rated"

@@ -47,7 +47,6 @@ class TfidfConfig(ContentConfig):
     max_features: int | None = Field(default=None, ge=1, le=10_000_000)
     stop_words: bool = Field(default=True, description="Drop English stop words.")
 
-
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
         return {
@@ -55,6 +54,7 @@ class TfidfConfig(ContentConfig):
             "min_df": trial.suggest_int("min_df", 1, 5),
             "sublinear_tf": trial.suggest_categorical("sublinear_tf", [True, False]),
         }
+
 
 class EmbeddingConfig(ContentConfig):
     batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per encoder batch.")

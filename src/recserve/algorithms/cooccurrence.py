@@ -39,7 +39,6 @@ class CooccurrenceConfig(ModelConfig):
         default=None, gt=0, description="Cut a user's events into sessions at pauses this long."
     )
 
-
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
         return {
@@ -47,6 +46,7 @@ class CooccurrenceConfig(ModelConfig):
             "neighbours": trial.suggest_int("neighbours", 10, 500, log=True),
             "min_count": trial.suggest_int("min_count", 1, 30, log=True),
         }
+
 
 def basket_matrix(data: Dataset, session_gap_minutes: float | None = None) -> sp.csr_matrix:
     """Baskets x items, 1 where the basket holds a positive event on the item."""

@@ -86,7 +86,6 @@ class NeighbourhoodConfig(ModelConfig):
             raise ValueError("pearson on 0/1 values is undefined (every centred value is 0)")
         return self
 
-
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
         return {
@@ -96,6 +95,7 @@ class NeighbourhoodConfig(ModelConfig):
             "neighbours": trial.suggest_int("neighbours", 10, 500, log=True),
             "shrinkage": trial.suggest_float("shrinkage", 0.0, 200.0),
         }
+
 
 # -- input matrices ------------------------------------------------------------------------
 

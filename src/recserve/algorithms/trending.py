@@ -27,6 +27,7 @@ from recserve.data.dataset import POSITIVE
 
 DAY = 86_400.0
 
+
 class TrendingConfig(ModelConfig):
     window_days: float = Field(default=7.0, gt=0, le=3650, description="The recent window.")
     baseline_days: float | None = Field(
@@ -37,13 +38,13 @@ class TrendingConfig(ModelConfig):
         default=True, description="Count distinct users (True) or summed event confidence (False)."
     )
 
-
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
         return {
             "window_days": trial.suggest_float("window_days", 1.0, 90.0, log=True),
             "prior": trial.suggest_float("prior", 0.5, 50.0, log=True),
         }
+
 
 def window_counts(data: Dataset, start: float, stop: float, count_users: bool) -> np.ndarray:
     """Positive feedback per item with ``start < timestamp <= stop``."""

@@ -113,8 +113,8 @@ def _users_100k(path: Path) -> Rows:
 
 def movielens_100k(directory: Path) -> list[Part]:
     """u.data (ratings), u.item (movies: title, genres as categories, IMDb URL and release
-    date as attributes, the release date also as ``published_at``), u.user (age, gender, occupation, zip code as
-    attributes).
+    date as attributes, the release date also as ``published_at``), u.user (age, gender,
+    occupation, zip code as attributes).
 
     The genre ``unknown`` is left out of the categories. Files are read as UTF-8, or as the
     original Latin-1 when they are not valid UTF-8.

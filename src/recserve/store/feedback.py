@@ -91,8 +91,8 @@ class FeedbackRepository:
             return IngestResult(0, 0)
         rows = [{f: e.get(f) for f in EVENT_FIELDS} for e in events]
         with self.engine.begin() as conn:
-            self.users.ensure(conn, (r["user_id"] for r in rows))
-            self.items.ensure(conn, (r["item_id"] for r in rows))
+            self.users.ensure(conn, (str(r["user_id"]) for r in rows))
+            self.items.ensure(conn, (str(r["item_id"]) for r in rows))
             if self.engine.dialect.name == "postgresql":
                 inserted = _copy_events_postgres(conn, rows)
             else:
@@ -145,7 +145,7 @@ class FeedbackRepository:
             .order_by(t.c.timestamp, t.c.id)
         )
         with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
+            return [(r[0], r[1], r[2], r[3]) for r in conn.execute(stmt)]
 
     def count(self) -> int:
         with self.engine.connect() as conn:
@@ -172,12 +172,12 @@ class FeedbackRepository:
                 for column, values in zip(parts, zip(*chunk, strict=True), strict=True):
                     column.extend(values)
         obj = lambda xs: np.array(xs, dtype=object)  # noqa: E731
-        values = np.array([np.nan if v is None else v for v in parts[3]], dtype=np.float64)
+        value_array = np.array([np.nan if v is None else v for v in parts[3]], dtype=np.float64)
         return EventColumns(
             user_ids=obj(parts[0]),
             item_ids=obj(parts[1]),
             types=obj(parts[2]),
-            values=values,
+            values=value_array,
             timestamps=np.array(parts[4], dtype=np.float64),
             session_ids=obj(parts[5]),
         )

@@ -104,6 +104,4 @@ class GRU4Rec(SequentialRecommender[GRU4RecConfig]):
 
     def build_module(self) -> Any:
         cfg = self.config
-        return _network()(
-            self.n_items, cfg.embedding_dim, cfg.hidden_size, cfg.layers, cfg.dropout
-        )
+        return _network()(self.n_items, cfg.embedding_dim, cfg.hidden_size, cfg.layers, cfg.dropout)

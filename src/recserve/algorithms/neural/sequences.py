@@ -144,7 +144,7 @@ def next_item_batches(
     lengths = np.fromiter((len(w) for w in train_windows), dtype=np.int64, count=len(train_windows))
     order = rng.permutation(len(train_windows))
     pool = batch_size * bucket_batches
-    groups = []
+    groups: list[np.ndarray] = []
     for start in range(0, len(order), pool):
         members = order[start : start + pool]
         members = members[np.argsort(lengths[members], kind="stable")]
