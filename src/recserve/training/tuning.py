@@ -102,7 +102,7 @@ def tune(
     config_class = _model_class(family).config_class
 
     def objective(trial: optuna.Trial) -> float:
-        params = {**base, **config_class.search_space(trial)}
+        params = {**config_class.search_space(trial), **base}  # fixed ones stay fixed
         t0 = time.perf_counter()
         value = score_model(family, params, validation, metric)
         result.trials.append(TrialResult(params, value, time.perf_counter() - t0))

@@ -15,6 +15,7 @@ import copy
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,6 +26,10 @@ from pydantic import Field
 from recserve.algorithms.base import ModelConfig
 
 log = logging.getLogger(__name__)
+
+
+# torch's text when an op without a deterministic implementation runs under warn_only
+NONDETERMINISTIC_WARNING = r".*does not have a deterministic implementation.*"
 
 
 class NeuralConfig(ModelConfig):
@@ -121,10 +126,16 @@ class Trainer:
                 leave=False,
             ):
                 optimiser.zero_grad(set_to_none=True)
-                value = loss(module, batch)
-                if not torch.isfinite(value):
-                    raise NonFiniteLossError(f"loss is {value.item()} at epoch {epoch}")
-                value.backward()
+                with warnings.catch_warnings():
+                    # Some CUDA kernels (embedding_bag's backward, index_add) have no
+                    # deterministic version; ``warn_only`` makes torch warn on every step,
+                    # which under ``-W error`` would abort training. Results on a GPU are
+                    # then reproducible only up to float summation order; the CPU is exact.
+                    warnings.filterwarnings("ignore", message=NONDETERMINISTIC_WARNING)
+                    value = loss(module, batch)
+                    if not torch.isfinite(value):
+                        raise NonFiniteLossError(f"loss is {value.item()} at epoch {epoch}")
+                    value.backward()
                 optimiser.step()
                 total += float(value.detach())
                 count += 1
