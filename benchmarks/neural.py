@@ -7,6 +7,8 @@ sampled negatives). Reported: NDCG@10 and HR@10, fit time (per epoch and in tota
 the neural models, whose epoch count early stopping decides), and the latency of one
 single-user ``recommend`` call given the user's sequence and history, as the serving
 engine makes it (mean and p99 over 300 users, ms).
+Then the two-tower model's item table is served as float16 and int8 (``QuantisedScorer``):
+its NDCG@10 loss and the bytes saved, as ``benchmarks/compression.py`` prints them.
 
 Data sets (from ``../shared/datasets``, read with ``recserve.importers.datasets``):
 
@@ -41,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import numpy as np
 
+from compression import compare_dtypes  # a sibling script: benchmarks/ is on sys.path
 from recserve.algorithms import FAMILIES, Recommender, create
 from recserve.algorithms.neural.sequences import user_sequences
 from recserve.config import FeedbackKind, FeedbackType
@@ -52,6 +55,7 @@ from recserve.training.tuning import tune
 DATASETS = ("movielens-100k", "lastfm-2k")
 CLASSIC = ("popular", "item_knn", "user_knn", "ease", "als", "bpr")
 NEURAL = ("sasrec", "gru4rec", "two_tower")
+QUANTISED = "two_tower"  # the neural model whose item table is served quantised
 LATENCY_USERS = 300
 SEED = 0
 
@@ -100,7 +104,9 @@ def latency(model: Recommender[Any], split: Split, rng: np.random.Generator) -> 
     return float(ms.mean()), float(np.percentile(ms, 99))
 
 
-def run_model(name: str, family: str, params: dict[str, Any], split: Split) -> Row:
+def run_model(
+    name: str, family: str, params: dict[str, Any], split: Split
+) -> tuple[Row, Recommender[Any]]:
     start = time.perf_counter()
     model = create(family, **params).fit(split.train)
     row = Row(name, fit_seconds=time.perf_counter() - start)
@@ -114,7 +120,7 @@ def run_model(name: str, family: str, params: dict[str, Any], split: Split) -> R
     metrics = evaluate_ranking(model, split, k=10, metrics=("ndcg", "hit_rate"))
     row.ndcg, row.hit_rate = metrics["ndcg@10"], metrics["hit_rate@10"]
     row.latency_mean_ms, row.latency_p99_ms = latency(model, split, np.random.default_rng(SEED))
-    return row
+    return row, model
 
 
 def classic_params(family: str, split: Split, tune_seconds: float) -> tuple[dict[str, Any], str]:
@@ -178,12 +184,13 @@ def bench(name: str, args: argparse.Namespace) -> list[Row]:
         flush=True,
     )
     rows = []
+    quantised: tuple[Recommender[Any], float] | None = None
     for family in CLASSIC:
         if family not in FAMILIES:
             rows.append(Row(family, note="not available"))
             continue
         params, note = classic_params(family, split, args.tune_seconds)
-        row = run_model(family, family, params, split)
+        row, _ = run_model(family, family, params, split)
         row.note = note
         rows.append(row)
         print(f"  {family}: NDCG@10 {row.ndcg:.4f} ({row.fit_seconds:.1f}s)", flush=True)
@@ -192,8 +199,10 @@ def bench(name: str, args: argparse.Namespace) -> list[Row]:
             rows.append(Row(family, note="not available"))
             print(f"  {family}: not available", flush=True)
             continue
-        row = run_model(family, family, neural_params(family, args), split)
+        row, model = run_model(family, family, neural_params(family, args), split)
         rows.append(row)
+        if family == QUANTISED:
+            quantised = (model, row.fit_seconds)
         print(f"  {family}: NDCG@10 {row.ndcg:.4f} ({row.fit_seconds:.1f}s)", flush=True)
     print_table(f"{name} (leave-last-out, full ranking)", rows)
     classic = [r for r in rows if r.name in CLASSIC and np.isfinite(r.ndcg)]
@@ -203,6 +212,10 @@ def bench(name: str, args: argparse.Namespace) -> list[Row]:
         print(
             f"sasrec / best classic ({best.name}) NDCG@10: "
             f"{sasrec.ndcg:.4f} / {best.ndcg:.4f} = {sasrec.ndcg / best.ndcg:.2f}x"
+        )
+    if quantised is not None:
+        compare_dtypes(
+            f"{QUANTISED} item table, quantised for serving", *quantised[:1], split, quantised[1]
         )
     return rows
 

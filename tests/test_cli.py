@@ -39,7 +39,8 @@ def test_import_movielens_train_and_serve(tmp_path: Path) -> None:
             body = response.json()
             items = [entry["item_id"] for entry in body["items"]]
             assert len(items) == 10 and not set(items) & seen
-            assert body["user_id"] == user and body["model"].startswith("item_knn/")
+            # the training job promotes whichever of item_knn and ease scores better on the holdout
+            assert body["user_id"] == user and body["model"].startswith(("item_knn/", "ease/"))
         similar = httpx.get(f"{base}/v1/items/50/similar", params={"n": 5}).json()
         assert len(similar["items"]) == 5
 

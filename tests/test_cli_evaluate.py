@@ -222,3 +222,42 @@ def test_movielens_100k_loads_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (len(data), data.n_users, data.n_items) == (100_000, 943, 1_682)
     assert int(data.is_rating.sum()) == 100_000
     assert data.item_features is not None and data.item_features.titles[0]
+
+
+@pytest.mark.slow
+def test_neural_models_rank_on_the_same_board_as_classic_ones(tmp_path: Path) -> None:
+    """The deep and sequential families go through the same split, metrics and table."""
+    pytest.importorskip("torch")
+    out = tmp_path / "board.json"
+    neural = ("sasrec", "gru4rec", "two_tower", "fm_ranker")
+    result = invoke(
+        "evaluate",
+        *SMALL_DEMO,
+        "--models",
+        ",".join(("popular", "item_knn", *neural)),
+        *(arg for family in neural for arg in ("--param", f"{family}.epochs=2")),
+        "--param",
+        "two_tower.use_text=false",
+        "--json",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    board = Leaderboard.from_json(out.read_text())
+    entries = {e.name: e for e in board.entries}
+    assert set(entries) == {"popular", "item_knn", *neural}
+    for name in neural:
+        assert entries[name].ok, entries[name]
+        assert entries[name].params["epochs"] == 2
+        assert 0.0 < entries[name].metrics["ndcg@10"] <= 1.0
+        assert name in result.stdout
+
+
+def test_a_malformed_param_is_a_usage_error() -> None:
+    result = CliRunner().invoke(
+        main, ["evaluate", *SMALL_DEMO, "--models", "popular", "--param", "popular=3"]
+    )
+    assert result.exit_code == 2 and "expected name.key=value" in result.output
+    result = CliRunner().invoke(
+        main, ["evaluate", *SMALL_DEMO, "--models", "popular", "--param", "als.factors=3"]
+    )
+    assert result.exit_code == 2 and "no model named 'als'" in result.output

@@ -111,28 +111,67 @@ def import_(ctx: click.Context, source: Path, fmt: str | None, kind: str | None)
 
 
 @main.command()
+@click.option(
+    "--models",
+    help="Comma-separated default model names or families to train; default: all of them.",
+)
+@click.option(
+    "--promote",
+    type=click.Choice(["if_better", "always", "never"]),
+    default="if_better",
+    show_default=True,
+    help="if_better: only when a model beats the scenario's champion on the same holdout "
+    "(a scenario without a champion always gets one).",
+)
 @click.pass_context
-def train(ctx: click.Context) -> None:
-    """Train the default models on a snapshot of the store and promote them."""
+def train(ctx: click.Context, models: str | None, promote: str) -> None:
+    """Train the default models on a snapshot of the store, evaluate them on a holdout and
+    promote the ones that beat their scenario's champion (the same job as POST
+    /v1/models/train, run here synchronously and recorded at /v1/jobs)."""
     from recserve.registry import ModelRegistry
-    from recserve.training import train_default_models
+    from recserve.training.jobs import execute_job
+    from recserve.training.pipeline import select_models
 
+    wanted = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    try:
+        select_models(wanted)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     settings = _settings(ctx)
     store = _open_store(settings)
     try:
-        report = train_default_models(
-            store,
-            ModelRegistry(settings.models_dir),
-            settings.feedback_types,
-            progress=lambda name: click.echo(f"training {name} ..."),
-        )
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        job = store.jobs.create({"models": wanted, "promote": promote}, trigger="cli")
+        with click.progressbar(length=1000, label="training", show_pos=False) as bar:
+
+            def progress(fraction: float, step: str) -> None:
+                bar.label = step
+                bar.update(max(int(fraction * 1000) - bar.pos, 0))
+
+            results = execute_job(
+                store,
+                ModelRegistry(settings.models_dir),
+                settings.feedback_types,
+                job["job_id"],
+                progress=progress,
+            )
+            if results is not None:
+                bar.update(1000 - bar.pos)
+        if results is None:
+            failed = store.jobs.get(job["job_id"]) or {}
+            raise click.ClickException(f"training failed: {failed.get('error')}")
     finally:
         store.close()
-    click.echo(f"snapshot: {report.data_stats} in {report.snapshot_seconds:.2f}s")
-    for name, info in report.models.items():
-        click.echo(f"  {name}: {info['version']} fitted in {info['fit_seconds']:.2f}s")
+    click.echo(f"snapshot: {results['data']} in {results['snapshot_seconds']:.2f}s")
+    click.echo(f"holdout: {results['split']['name']} {results['split']['params']}")
+    for name, info in results["models"].items():
+        ndcg = info["metrics"].get("ndcg@10", float("nan"))
+        promoted = ", ".join(info["promoted_to"]) or "nothing"
+        click.echo(
+            f"  {name}: {info['version']} fitted in {info['fit_seconds']:.2f}s, "
+            f"ndcg@10 {ndcg:.4f}, promoted to {promoted}"
+        )
+        for scenario, reason in info["not_promoted"].items():
+            click.echo(f"      not {scenario}: {reason}")
 
 
 @main.command()
@@ -208,6 +247,13 @@ def _first_user(settings: Settings) -> str:
 @click.option(
     "--models", help="Comma-separated families (or name=family); default: all that suit the data."
 )
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME.KEY=VALUE",
+    help="Fix a hyperparameter of one board entry (repeatable), e.g. sasrec.epochs=5.",
+)
 @click.option("--k", "k_text", default="10,20", show_default=True, help="Cut-off(s): 10 or 10,20.")
 @click.option("--metric", help="Metric to rank by; default ndcg@<smallest K>; rmse, mae.")
 @click.option(
@@ -235,6 +281,7 @@ def evaluate(
     source: str,
     split_name: str,
     models: str | None,
+    params: tuple[str, ...],
     k_text: str,
     metric: str | None,
     tune_seconds: float,
@@ -251,7 +298,14 @@ def evaluate(
     figures compare across installations; files and the store use the configured ones.
     """
     from recserve.data import Dataset
-    from recserve.evaluation.leaderboard import parse_ks, parse_models, resolve_ks, run_leaderboard
+    from recserve.evaluation.leaderboard import (
+        apply_params,
+        default_specs,
+        parse_ks,
+        parse_models,
+        resolve_ks,
+        run_leaderboard,
+    )
     from recserve.evaluation.report import write_html
     from recserve.importers import ImportFailed
     from recserve.importers.datasets import KNOWN_DATASETS, load_dataset
@@ -289,6 +343,11 @@ def evaluate(
     if len(data) == 0:
         raise click.ClickException(f"{source} holds no feedback events: nothing to evaluate")
     click.echo(f"{data.n_users:,} users, {data.n_items:,} items, {len(data):,} events", err=True)
+    if params:
+        try:
+            specs = apply_params(specs if specs is not None else default_specs(data), params)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--param") from exc
 
     try:
         board = run_leaderboard(
@@ -311,6 +370,31 @@ def evaluate(
         click.echo(f"wrote {json_path}")
     if not any(entry.ok for entry in board.entries):
         raise click.ClickException("every model failed (see above)")
+
+
+@main.command()
+@click.option("--url", help="A running server's base URL: report its health, readiness, metrics.")
+@click.option("--api-key", help="X-API-Key for --url when the server needs one.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_context
+def status(ctx: click.Context, url: str | None, api_key: str | None, as_json: bool) -> None:
+    """Counts, champions (metrics, age) and the last training job, read from the configured
+    store and registry; with --url, a running server's /health, /ready and /metrics."""
+    import json
+
+    from recserve.observability.status import (
+        StatusError,
+        format_status,
+        local_status,
+        remote_status,
+    )
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request
+    try:
+        report = remote_status(url, api_key) if url else local_status(_settings(ctx))
+    except StatusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(report, indent=2, default=str) if as_json else format_status(report))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -130,7 +130,26 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(
         default=2.0, ge=0, description="How often serving checks the registry for new champions."
     )
+    train_interval_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Start a training job this often from the API process; 0 or unset: off.",
+    )
+    ann_min_items: int = Field(
+        default=50_000,
+        ge=1,
+        description="Factor models with at least this many items serve top-n through faiss ANN.",
+    )
     log_level: str = "INFO"
+    # observability (docs/observability.md) ----------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: lines for humans; json: one JSON object per line, for production.",
+    )
+    metrics_public: bool = Field(
+        default=True,
+        description="GET /metrics without an API key; false: it needs an admin key.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -161,6 +180,14 @@ class Settings(BaseSettings):
         if not any(t.kind in (FeedbackKind.POSITIVE, FeedbackKind.RATING) for t in value.values()):
             raise ValueError("at least one feedback type must be positive or a rating")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            raise ValueError("log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
 
     @property
     def resolved_database_url(self) -> str:

@@ -68,7 +68,10 @@ def parse_timestamp(value: Any, earliest: float = EARLIEST_EVENT) -> float:
     if isinstance(value, bool):
         raise ValueError("timestamp must be ISO 8601 text or Unix seconds")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            seconds = math.inf
     elif isinstance(value, str):
         text = value.strip()
         try:

@@ -49,7 +49,8 @@ def test_ready_after_training(client: TestClient) -> None:
     train(client.app)  # type: ignore[arg-type]
     ready = client.get("/ready")
     assert ready.status_code == 200
-    assert set(ready.json()["models"]) == {"recommended", "similar_items", "popular"}
+    # the scenarios readiness needs; the default training serves more besides
+    assert {"recommended", "similar_items", "popular"} <= set(ready.json()["models"])
 
 
 def test_recommendations_are_unseen_items_of_the_users_block(trained_client: TestClient) -> None:

@@ -20,6 +20,8 @@ The contract, written once here:
   GRU4Rec); other models ignore it. When it is None, such models use the sequence they
   saw in training for known users.
 * ``similar_items(items, n)`` for families that define item similarity.
+* ``with_new_items(ids, features)`` (optional): a copy of the model that can also recommend
+  items inserted after training, placed from their content (None where the family cannot).
 * ``save(dir)`` / ``load(dir)`` persist named arrays (``.npz``, no pickles) plus a JSON config.
 """
 
@@ -35,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict
 
-from recserve.data import Dataset, Vocabulary
+from recserve.data import Dataset, ItemFeatures, Vocabulary
 
 ARRAYS_FILE = "arrays.npz"
 CONFIG_FILE = "config.json"
@@ -243,6 +245,20 @@ class Recommender(ABC, Generic[C]):
         """Predicted explicit ratings for (user, item) index pairs; unknown ids get a fallback."""
         raise NotImplementedError(f"{self.family} does not predict ratings")
 
+    # -- new items without retraining -------------------------------------------------------
+
+    def with_new_items(self, ids: Sequence[str], features: ItemFeatures) -> Self | None:
+        """A model whose item space also holds ``ids``, placed from their content alone.
+
+        ``features`` is aligned with ``ids`` (row k describes ``ids[k]``). Ids the model does
+        not know are appended after its items, in order; ids it knows are re-placed from
+        their (possibly changed) content where the family derives item vectors from content
+        only. The result is a new object (``self`` is not changed, so it can keep serving)
+        sharing what it can with ``self``. None: the family cannot place items it was not
+        trained on (the default; content families and two-tower override it).
+        """
+        return None
+
     # -- persistence ----------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
@@ -270,6 +286,20 @@ class Recommender(ABC, Generic[C]):
         model.items = Vocabulary.from_array(arrays.pop("vocab.items"))
         model._restore({k.removeprefix("state."): v for k, v in arrays.items()})
         return model
+
+
+def grown_vocabulary(items: Vocabulary, ids: Sequence[str]) -> tuple[Vocabulary, np.ndarray]:
+    """``items`` with the ids it lacks appended in order, and every id's index in it."""
+    fresh = [i for i in dict.fromkeys(ids) if i not in items]
+    grown = Vocabulary([*items.ids.tolist(), *fresh]) if fresh else items
+    return grown, grown.index(ids)
+
+
+def with_columns(matrix: sp.csr_matrix, n_cols: int) -> sp.csr_matrix:
+    """The same CSR rows over ``n_cols`` columns (more, all empty), sharing the arrays."""
+    return sp.csr_matrix(
+        (matrix.data, matrix.indices, matrix.indptr), shape=(matrix.shape[0], n_cols), copy=False
+    )
 
 
 def csr_state(prefix: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:

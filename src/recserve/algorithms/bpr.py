@@ -9,8 +9,10 @@ the item factors by ridge least squares, ``P h = (Y^T Y + lambda I)^-1 Y^T h`` w
 0/1 history row (``lambda``: ``fold_in_regularization``): the vector whose scores best
 reproduce "has / has not" over the catalogue. An unknown user gets ``P h``. A known user
 keeps the learned vector, moved by the projection of what changed since training:
-``x_u + P (h - h_train)``, so an unchanged history gives exactly the trained answer and a
-new event (or a removed one) counts at once.
+``x_u + s_u P (h - h_train)``, so an unchanged history gives exactly the trained answer and
+a new event (or a removed one) counts at once; ``s_u`` (at least 1) is the mean score
+``x_u`` gives the user's trained positives, so a new like lands on the level of the old
+ones instead of on BPR's arbitrary unit scale.
 
 Training threads: ``implicit``'s BPR updates shared factors from several threads without
 locks (Hogwild), so with ``num_threads`` above 1 the result depends on thread timing;
@@ -96,7 +98,25 @@ class BPR(FactorModel[BPRConfig]):
         change = _pattern(history) - sp.diags(known.astype(np.float32)) @ self.trained_history[safe]
         start = np.where(known[:, None], self.user_factors[safe], 0.0)
         shift = np.asarray(change @ self.item_factors.astype(np.float64)) @ self._projection()
-        return (start + shift).astype(np.float32)
+        return (start + self._positive_level(users, known)[:, None] * shift).astype(np.float32)
+
+    def _positive_level(self, users: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """Per row, the mean score the learned vector gives the user's trained positives
+        (at least 1; 1 for unknown users).
+
+        BPR scores have no fixed scale: a known user's positives often score 3 or more, so
+        a change projected onto targets of 1 would barely move the ranking. Scaling the
+        change to the user's own level makes a new like count like the old ones.
+        """
+        level = np.ones(len(users))
+        rows = np.flatnonzero(known)
+        if len(rows):
+            trained = self.trained_history[users[rows]]
+            counts = np.maximum(np.diff(trained.indptr), 1)
+            scores = np.asarray(trained @ self.item_factors.astype(np.float64))
+            mean = np.einsum("ij,ij->i", scores, self.user_factors[users[rows]]) / counts
+            level[rows] = np.maximum(mean, 1.0)
+        return level
 
     def _state(self) -> dict[str, np.ndarray]:
         return super()._state() | csr_state("history", self.trained_history)

@@ -16,21 +16,35 @@ With unit-length item vectors both give the same order for one query (``|q - v|^
 1 - 2 q.v``); they differ in the scores, which matter where scores are compared or fused
 across queries, and Euclidean also feels the profile's length (a focused history has a long
 mean vector, a scattered one a short one). Items without text score ``-inf``: never listed.
+
+New items (``with_new_items``): an item inserted after training is encoded the way the
+catalogue was (the fitted TF-IDF vocabulary and IDF, which are saved with the model; or
+MiniLM) and appended to the item space, so it is similar to and recommendable for users
+at once. An item whose text changed is re-encoded in place.
 """
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal, TypeAlias, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeAlias, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from recserve.algorithms.base import ModelConfig, Recommender, csr_restore, csr_state, top_n
+from recserve.algorithms.base import (
+    ModelConfig,
+    Recommender,
+    csr_restore,
+    csr_state,
+    grown_vocabulary,
+    top_n,
+    with_columns,
+)
 from recserve.algorithms.similarity import effective_history
-from recserve.data import Dataset
+from recserve.data import Dataset, ItemFeatures
 
 Vectors: TypeAlias = np.ndarray | sp.csr_matrix
 
@@ -72,6 +86,21 @@ def _squared_norms(vectors: Vectors) -> np.ndarray:
     if isinstance(vectors, sp.spmatrix):
         return np.asarray(vectors.multiply(vectors).sum(axis=1), dtype=np.float64).ravel()
     return np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64)
+
+
+def placed_rows(old: Vectors, rows: Vectors, positions: np.ndarray, n_total: int) -> Vectors:
+    """``old`` grown to ``n_total`` rows, with ``rows[k]`` at ``positions[k]`` (an existing
+    row is replaced, a new one appended; positions past ``old`` cover the new rows)."""
+    n_old = old.shape[0]
+    if isinstance(old, sp.spmatrix):
+        stacked = sp.csr_matrix(sp.vstack([old, sp.csr_matrix(rows)], format="csr"))
+        order = np.arange(n_total)
+        order[positions] = n_old + np.arange(len(positions))
+        return sp.csr_matrix(stacked[order], dtype=np.float32)
+    out = np.zeros((n_total, old.shape[1]), dtype=np.float32)
+    out[:n_old] = old
+    out[positions] = rows
+    return out
 
 
 Config = TypeVar("Config", bound=ContentConfig)
@@ -154,6 +183,26 @@ class ContentRecommender(Recommender[Config]):
         scores[items < 0] = -np.inf
         return top_n(scores, n)
 
+    def _encode_new(self, documents: list[str]) -> Vectors | None:
+        """Vectors of documents not seen at fit time, in the fitted space; None: cannot
+        (the default: ``_encode`` may learn a new space, as TF-IDF's fit does)."""
+        return None
+
+    def with_new_items(self, ids: Sequence[str], features: ItemFeatures) -> Self | None:
+        self._check_fitted()
+        assert self.items is not None
+        ids = list(ids)
+        encoded = self._encode_new([features.document(k) for k in range(len(ids))])
+        if encoded is None:
+            return None
+        items, positions = grown_vocabulary(self.items, ids)
+        model = copy.copy(self)
+        model.items = items
+        model.vectors = placed_rows(self.vectors, encoded, positions, len(items))
+        model.trained_history = with_columns(self.trained_history, len(items))
+        model._prepare_norms()
+        return model
+
     def _state(self) -> dict[str, np.ndarray]:
         vectors = (
             csr_state("vectors", self.vectors)
@@ -177,14 +226,16 @@ class TfidfContent(ContentRecommender[TfidfConfig]):
     family = "tfidf"
     config_class = TfidfConfig
 
-    def _encode(self, documents: list[str]) -> Vectors:
+    # the fitted vocabulary (column order) and IDF, to encode new items; None when loaded
+    # from a model saved before they were kept
+    terms: np.ndarray | None = None
+    idf: np.ndarray | None = None
+
+    def _vectorizer(self, vocabulary: dict[str, int] | None = None) -> Any:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        with_text = [d for d in documents if d]
-        if not with_text:
-            return sp.csr_matrix((len(documents), 0), dtype=np.float32)
         c = self.config
-        vectorizer = TfidfVectorizer(
+        return TfidfVectorizer(
             min_df=c.min_df,
             max_df=c.max_df,
             ngram_range=(1, c.ngram_max),
@@ -192,9 +243,38 @@ class TfidfContent(ContentRecommender[TfidfConfig]):
             max_features=c.max_features,
             stop_words="english" if c.stop_words else None,
             dtype=np.float32,
+            vocabulary=vocabulary,
         )
+
+    def _encode(self, documents: list[str]) -> Vectors:
+        with_text = [d for d in documents if d]
+        if not with_text:
+            self.terms, self.idf = np.array([], dtype=str), np.array([], dtype=np.float32)
+            return sp.csr_matrix((len(documents), 0), dtype=np.float32)
+        vectorizer = self._vectorizer()
         vectorizer.fit(with_text)  # the vocabulary and IDF from real documents only
+        self.terms = np.asarray(vectorizer.get_feature_names_out(), dtype=str)
+        self.idf = np.asarray(vectorizer.idf_, dtype=np.float32)
         return sp.csr_matrix(vectorizer.transform(documents), dtype=np.float32)
+
+    def _encode_new(self, documents: list[str]) -> Vectors | None:
+        if self.terms is None or self.idf is None:
+            return None
+        if not len(self.terms):
+            return sp.csr_matrix((len(documents), 0), dtype=np.float32)
+        vectorizer = self._vectorizer({term: k for k, term in enumerate(self.terms.tolist())})
+        vectorizer.idf_ = self.idf  # the fitted IDF: new documents do not move it
+        return sp.csr_matrix(vectorizer.transform(documents), dtype=np.float32)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        state = super()._state()
+        if self.terms is not None and self.idf is not None:
+            state.update({"terms": self.terms, "idf": self.idf})
+        return state
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        super()._restore(arrays)
+        self.terms, self.idf = arrays.get("terms"), arrays.get("idf")
 
 
 class EmbeddingContent(ContentRecommender[EmbeddingConfig]):
@@ -212,4 +292,13 @@ class EmbeddingContent(ContentRecommender[EmbeddingConfig]):
         encoded = encode([documents[i] for i in with_text], batch_size=self.config.batch_size)
         vectors = np.zeros((len(documents), encoded.shape[1]), dtype=np.float32)
         vectors[with_text] = encoded
+        return vectors
+
+    def _encode_new(self, documents: list[str]) -> Vectors | None:
+        dims = self.vectors.shape[1]
+        if not dims:  # no item had text at fit time: new ones cannot be compared either
+            return np.zeros((len(documents), 0), dtype=np.float32)
+        vectors = self._encode(documents)
+        if vectors.shape[1] != dims:  # none of the new documents has text
+            return np.zeros((len(documents), dims), dtype=np.float32)
         return vectors

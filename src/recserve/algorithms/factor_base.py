@@ -18,6 +18,12 @@ every such model needs, once (as ``implicit``'s ``matrix_factorization_base`` do
   predicted ratings (clipping would tie the best items at the top of the scale). New
   positive events are folded in as pseudo-ratings (see the class).
 
+Top-n through a candidate index: the serving layer may attach a :class:`CandidateIndex`
+(approximate maximum-inner-product search, e.g. faiss, built over ``retrieval_vectors()``)
+with ``attach_candidates``. ``recommend`` then asks it for ``n + excluded`` candidates
+(over-fetched), scores those exactly and filters; rows with a huge exclusion set, or where
+too few candidates survive, take the exact BLAS path. Without an index nothing changes.
+
 Module functions: :func:`row_grams` (per-row weighted Gram matrices of a sparse matrix over
 a factor table, the building block of every closed-form solve here) and
 :func:`implicit_fold_in` (the implicit-ALS user step for rows of confidences).
@@ -26,7 +32,7 @@ a factor table, the building block of every closed-form solve here) and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,6 +43,21 @@ from recserve.data.dataset import POSITIVE
 
 # rows of a batched solve at once: bounds the (rows, k, k) Gram stack and the outer products
 SOLVE_BATCH = 512
+# candidate retrieval: fetch at least this many times n, and take the exact path for a user
+# who excludes more items than this (over-fetching past them would cost more than BLAS)
+CANDIDATE_OVERFETCH = 4
+CANDIDATE_MAX_EXCLUDED = 5000
+
+
+class CandidateIndex(Protocol):
+    """Approximate top-k by inner product over a model's ``retrieval_vectors()`` rows.
+
+    Built and attached by the serving layer (algorithms never depend on faiss's lifetime).
+    """
+
+    def search(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """Per query row up to ``k`` item indices, best first, padded with -1."""
+        ...
 
 
 class NumericalError(ArithmeticError):
@@ -89,10 +110,26 @@ def implicit_fold_in(
     projection of the 0/1 history row onto the item factors,
     ``(Y^T Y + lambda I)^-1 Y^T h``. ``gram`` is a cached ``Y^T Y``.
     """
-    confidence = sp.csr_matrix(confidence, dtype=np.float64)
-    y = np.asarray(item_factors, dtype=np.float64)
-    k = y.shape[1]
-    base = (y.T @ y if gram is None else np.asarray(gram, np.float64)) + regularization * np.eye(k)
+    confidence = sp.csr_matrix(confidence, dtype=np.float64, copy=True)
+    confidence.sum_duplicates()
+    k = item_factors.shape[1]
+    if gram is None:
+        whole = np.asarray(item_factors, dtype=np.float64)
+        gram = whole.T @ whole
+    base = np.asarray(gram, np.float64) + regularization * np.eye(k)
+    # only the rows of the items that occur, in float64: a request folds in a few events,
+    # and converting the whole table would cost more than the solve (51 MB at 100k x 64)
+    cols, inverse = np.unique(confidence.indices, return_inverse=True)
+    y = np.asarray(item_factors[cols], dtype=np.float64)
+    if confidence.shape[0] == 1:  # one request: dense numpy, no sparse-matrix overheads
+        c = np.zeros(len(cols))
+        c[inverse.reshape(-1)] = confidence.data
+        a1 = base + (y.T * (c - 1.0)) @ y
+        return np.linalg.solve(a1, y.T @ c)[None].astype(np.float32)
+    confidence = sp.csr_matrix(
+        (confidence.data, inverse.reshape(-1), confidence.indptr),
+        shape=(confidence.shape[0], len(cols)),
+    )
     out = np.zeros((confidence.shape[0], k), dtype=np.float64)
     for start in range(0, confidence.shape[0], SOLVE_BATCH):
         block = confidence[start : start + SOLVE_BATCH]
@@ -102,6 +139,20 @@ def implicit_fold_in(
         b = np.asarray(block @ y)
         out[start : start + len(b)] = np.linalg.solve(a, b[..., None])[..., 0]
     return out.astype(np.float32)
+
+
+def _excluded_rows(exclude: sp.csr_matrix | None, n_rows: int) -> list[np.ndarray]:
+    """Per row the sorted, unique item indices marked (non-zero) in ``exclude``."""
+    if exclude is None:
+        return [np.empty(0, dtype=np.int64)] * n_rows
+    if not sp.isspmatrix_csr(exclude):
+        exclude = sp.csr_matrix(exclude)
+    indptr, indices, data = exclude.indptr, exclude.indices, exclude.data
+    out = []
+    for r in range(n_rows):  # straight from the CSR arrays: per request this is one row
+        part = slice(indptr[r], indptr[r + 1])
+        out.append(np.unique(indices[part][data[part] != 0]).astype(np.int64))
+    return out
 
 
 def _normalised(table: np.ndarray) -> np.ndarray:
@@ -135,6 +186,7 @@ class FactorModel(Recommender[C]):
     item_factors: np.ndarray  # float32 (n_items, k)
     user_support: np.ndarray  # bool (n_users,): the user had training signal
     servable_items: np.ndarray  # bool (n_items,): the item had training signal
+    _candidates: CandidateIndex | None = None  # attached by serving for large catalogues
 
     def _set_factors(
         self,
@@ -151,6 +203,7 @@ class FactorModel(Recommender[C]):
         self.user_factors[~self.user_support] = 0.0
         self.item_factors[~self.servable_items] = 0.0
         self._cache: dict[str, np.ndarray] = {}  # normalised tables, Gram matrices
+        self._candidates = None  # an index over the old factors would be stale
 
     # -- query side ---------------------------------------------------------------------
 
@@ -198,6 +251,76 @@ class FactorModel(Recommender[C]):
         scores = self._query(users, history) @ self.item_factors.T
         scores[:, ~self.servable_items] = -np.inf
         return scores
+
+    # -- top-n through a candidate index ----------------------------------------------------
+
+    def retrieval_vectors(self) -> np.ndarray:
+        """Item-side vectors whose inner product with ``_retrieval_queries`` orders items as
+        ``score`` does (the rows a candidate index is built over)."""
+        self._check_fitted()
+        return self.item_factors
+
+    def _retrieval_queries(
+        self, users: np.ndarray, history: sp.csr_matrix
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(query rows against ``retrieval_vectors``, per-row score offset)."""
+        return self._query(users, history), np.zeros(len(users), dtype=np.float32)
+
+    def attach_candidates(self, index: CandidateIndex | None) -> None:
+        """Serve top-n through ``index`` (None: exact BLAS top-n again)."""
+        self._check_fitted()
+        self._candidates = index
+
+    @property
+    def candidate_index(self) -> CandidateIndex | None:
+        return self._candidates
+
+    def recommend(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix | None = None,
+        n: int = 10,
+        exclude: sp.csr_matrix | None = None,
+        sequences: Sequence[np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n as in the base class; through the candidate index when one is attached."""
+        index = self._candidates
+        if index is None or n <= 0:
+            return super().recommend(users, history, n, exclude, sequences)
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64)
+        self._check_sequences(users, sequences)
+        history = self._history(users, history)
+        excluded = _excluded_rows(exclude, len(users))
+        ids = np.full((len(users), n), -1, dtype=np.int64)
+        top = np.full((len(users), n), -np.inf, dtype=np.float32)
+        signal = self.has_signal(users, history)
+        small = np.array([len(e) <= CANDIDATE_MAX_EXCLUDED for e in excluded], dtype=bool)
+        rows = np.flatnonzero(signal & small)
+        exact = list(np.flatnonzero(signal & ~small))
+        if len(rows):
+            whole = len(rows) == len(users)  # the usual case: no sparse row slicing
+            queries, offsets = self._retrieval_queries(
+                users if whole else users[rows], history if whole else history[rows]
+            )
+            k = max(n * CANDIDATE_OVERFETCH, n + max(len(excluded[r]) for r in rows))
+            candidates = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+            vectors = self.retrieval_vectors()
+            for i, r in enumerate(rows):
+                found = candidates[i][candidates[i] >= 0]
+                found = found[self.servable_items[found]]
+                found = found[~np.isin(found, excluded[r], assume_unique=True)]
+                if len(found) < n:  # the probed part of the index ran short
+                    exact.append(r)
+                    continue
+                scores = vectors[found] @ queries[i] + offsets[i]
+                best = np.argsort(-scores, kind="stable")[:n]
+                ids[r], top[r] = found[best], scores[best]
+        if exact:
+            sub = np.asarray(sorted(exact), dtype=np.int64)
+            rest = None if exclude is None else sp.csr_matrix(exclude)[sub]
+            ids[sub], top[sub] = super().recommend(users[sub], history[sub], n, rest)
+        return ids, top
 
     # -- similarity -----------------------------------------------------------------------
 
@@ -391,6 +514,23 @@ class RatingFactorModel(FactorModel[C]):
 
     def _query(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return self._query_and_bias(users, history)[0]
+
+    def retrieval_vectors(self) -> np.ndarray:
+        """``[q_i, b_i]``: with the query ``[p_u, 1]`` the inner product orders items by the
+        predicted rating (the user's bias and the global mean shift a row, not its order)."""
+        self._check_fitted()
+        if "retrieval" not in self._cache:
+            self._cache["retrieval"] = np.ascontiguousarray(
+                np.c_[self.item_factors, self.item_bias], dtype=np.float32
+            )
+        return self._cache["retrieval"]
+
+    def _retrieval_queries(
+        self, users: np.ndarray, history: sp.csr_matrix
+    ) -> tuple[np.ndarray, np.ndarray]:
+        query, bias = self._query_and_bias(users, history)
+        ones = np.ones((len(users), 1), dtype=np.float32)
+        return np.c_[query, ones].astype(np.float32), bias + np.float32(self.global_mean)
 
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         query, bias = self._query_and_bias(users, history)

@@ -13,12 +13,27 @@ from fastapi import APIRouter, Depends, FastAPI
 import recserve
 from recserve.api.deps import authorize, key_table
 from recserve.api.errors import ERROR_RESPONSES, install_error_handlers
-from recserve.api.middleware import BodyGuardMiddleware, RequestIdMiddleware
-from recserve.api.routes import feedback, health, items, recommendations, relations, users
+from recserve.api.metrics import app_metrics
+from recserve.api.metrics import router as metrics_router
+from recserve.api.middleware import BodyGuardMiddleware, MetricsMiddleware, RequestIdMiddleware
+from recserve.api.routes import (
+    feedback,
+    health,
+    items,
+    recommendations,
+    relations,
+    scenarios,
+    users,
+)
+from recserve.api.routes import jobs as jobs_routes
+from recserve.api.routes import models as models_routes
 from recserve.config import Settings
+from recserve.observability import configure_logging
 from recserve.registry import ModelRegistry
 from recserve.serving import ServingEngine
 from recserve.store import Store
+from recserve.training.jobs import JobRunner
+from recserve.training.schedule import TrainingSchedule
 
 log = logging.getLogger("recserve.api")
 
@@ -49,14 +64,37 @@ class ChampionPoller:
         self._thread.join(timeout=10)
 
 
+def start_training(
+    app: FastAPI, store: Store, engine: ServingEngine
+) -> tuple[JobRunner, TrainingSchedule | None]:
+    """The training job runner (a worker's end swaps the new champions in) and, when
+    ``train_interval_seconds`` is set, the schedule that retrains periodically."""
+    settings: Settings = app.state.settings
+    runner = JobRunner(
+        store,
+        settings.resolved_database_url,
+        settings.models_dir,
+        settings.feedback_types,
+        on_finish=engine.refresh,
+    )
+    app.state.job_runner = runner
+    schedule = None
+    if settings.train_interval_seconds:
+        schedule = TrainingSchedule(runner, settings.train_interval_seconds)
+        schedule.start()
+    return runner, schedule
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    configure_logging(settings.log_format, settings.log_level)
     if not settings.api_keys:
         log.warning("no API keys configured: the service is open to anyone who can reach it")
     store = Store.open(settings.resolved_database_url)
     registry = ModelRegistry(settings.models_dir)
     engine = ServingEngine(store, registry, settings.feedback_types)
+    engine.ann_min_items = settings.ann_min_items
     try:
         engine.refresh()
     except Exception:
@@ -66,9 +104,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.model_poll_seconds > 0:
         poller = ChampionPoller(engine, settings.model_poll_seconds)
         poller.start()
+    runner, schedule = start_training(app, store, engine)
     try:
         yield
     finally:
+        if schedule is not None:
+            schedule.stop()
+        runner.stop()
         if poller is not None:
             poller.stop()
         store.close()
@@ -86,11 +128,22 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     # The last added is the outermost: request ids are set before the body is checked.
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app_metrics(app))  # counts the 413s too
     app.add_middleware(RequestIdMiddleware)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
-    for module in (items, users, feedback, relations, recommendations):
+    for module in (
+        items,
+        users,
+        feedback,
+        relations,
+        recommendations,
+        scenarios,
+        models_routes,
+        jobs_routes,
+    ):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
+    app.include_router(metrics_router)
     return app

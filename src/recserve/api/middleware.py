@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+import time
 import uuid
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recserve.api.errors import PayloadTooLarge, error_response
+from recserve.observability import REQUEST_ID, HttpMetrics
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -105,4 +109,103 @@ class RequestIdMiddleware:
                 MutableHeaders(scope=message).append("X-Request-ID", request_id)
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        token = REQUEST_ID.set(request_id)  # log lines of this request carry its id
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+
+access_log = logging.getLogger("recserve.access")
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+UNMATCHED = "<unmatched>"
+_INGEST_ROUTE = ("POST", "/v1/feedback")  # its answer counts stored and duplicate events
+
+
+_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/v1/users/{user_id}``), never the raw path, so
+    metric labels stay few; requests that matched no route share one label.
+
+    An included router's route knows only its own part (``/users/{user_id}``); the router
+    prefix (``/v1``) is what precedes that part, filled in, at the end of the request path.
+    """
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if not isinstance(template, str) or not template:
+        return UNMATCHED
+    params = scope.get("path_params") or {}
+    try:
+        filled = _PARAM.sub(lambda m: str(params[m.group(1)]), template)
+    except KeyError:
+        return template
+    path: str = scope.get("path", "")
+    if filled and path.endswith(filled):
+        return path[: len(path) - len(filled)] + template
+    return template
+
+
+class MetricsMiddleware:
+    """Records each request's latency by method, route template and status, the requests in
+    flight and the events ingested, and writes one access log line per request (no query
+    string, headers or body: API keys and payloads never reach the logs).
+
+    Placed inside ``RequestIdMiddleware`` so the access line carries the request id.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        status = 500  # what the client gets if the app raises before answering
+        ingest_body: list[bytes] | None = None
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status, ingest_body
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if status == 200 and (method, route_template(scope)) == _INGEST_ROUTE:
+                    ingest_body = []
+            elif message["type"] == "http.response.body" and ingest_body is not None:
+                ingest_body.append(message.get("body", b""))
+            await send(message)
+
+        start = time.perf_counter()
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            elapsed = time.perf_counter() - start
+            self.metrics.in_flight.dec()
+            route = route_template(scope)
+            self.metrics.requests.labels(method, route, str(status)).observe(elapsed)
+            if ingest_body is not None:
+                self._count_ingested(b"".join(ingest_body))
+            access_log.info(
+                "%s %s %d %.1fms",
+                method,
+                route,
+                status,
+                elapsed * 1000,
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                },
+            )
+
+    def _count_ingested(self, body: bytes) -> None:
+        """Counts from the feedback answer (``{"accepted": n, "duplicates": m}``)."""
+        try:
+            answer = json.loads(body)
+            self.metrics.count_events(int(answer["accepted"]), int(answer["duplicates"]))
+        except (ValueError, KeyError, TypeError):
+            access_log.warning("could not read the event counts of a feedback answer")

@@ -28,7 +28,7 @@ import math
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -533,6 +533,27 @@ def parse_models(text: str) -> list[ModelSpec]:
     if len(set(names)) != len(names):
         raise ValueError(f"model names must be unique, got {', '.join(names)}")
     return specs
+
+
+def apply_params(specs: Sequence[ModelSpec], assignments: Sequence[str]) -> list[ModelSpec]:
+    """Fix hyperparameters given as ``"name.key=value"`` (value read as JSON, else text):
+    ``sasrec.epochs=5`` sets ``epochs`` of the entry named ``sasrec``; tuning leaves fixed
+    parameters as they are and searches the others."""
+    by_name = {spec.name: spec for spec in specs}
+    params: dict[str, dict[str, Any]] = {name: dict(spec.params) for name, spec in by_name.items()}
+    for text in assignments:
+        target, eq, raw = text.partition("=")
+        name, dot, key = target.strip().partition(".")
+        if not eq or not dot or not key:
+            raise ValueError(f"{text!r}: expected name.key=value, e.g. sasrec.epochs=5")
+        if name not in by_name:
+            raise ValueError(f"{text!r}: no model named {name!r} on the board")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        params[name][key.strip()] = value
+    return [replace(spec, params=params[spec.name]) for spec in specs]
 
 
 def run_leaderboard(

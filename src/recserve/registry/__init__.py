@@ -1,5 +1,10 @@
 """Versioned model artifacts on disk and the champion serving each scenario."""
 
-from recserve.registry.registry import ArtifactError, ModelRegistry, ModelVersion
+from recserve.registry.registry import (
+    ArtifactError,
+    ModelRegistry,
+    ModelVersion,
+    NoPreviousChampion,
+)
 
-__all__ = ["ArtifactError", "ModelRegistry", "ModelVersion"]
+__all__ = ["ArtifactError", "ModelRegistry", "ModelVersion", "NoPreviousChampion"]

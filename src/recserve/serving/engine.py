@@ -4,33 +4,63 @@ Each request reads the user's current events from the store, so feedback posted 
 ago is excluded from (and, for history-based models, feeds) the next answer. Champions are
 swapped atomically: a request holds a reference to one immutable ``ServedModel`` for its
 whole life, and a refresh replaces the mapping in one assignment.
+
+The scenarios (``SCENARIOS``, ``FALLBACK``) and the request path after the model (filters,
+diversity, pins, paging, explanations) live in ``scenarios.py`` and ``pipeline.py``; the
+engine holds their shared state: per-model item catalogues and live counters.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from recserve.algorithms import Recommender
-from recserve.algorithms.global_ranking import GlobalRanking
-from recserve.config import FeedbackType
+from recserve.config import FeedbackKind, FeedbackType
 from recserve.data import Dataset, Vocabulary
 from recserve.data.dataset import POSITIVE
 from recserve.registry import ArtifactError, ModelRegistry, ModelVersion
+from recserve.serving import scenarios
+from recserve.serving.catalogue import ItemCatalogue
+from recserve.serving.explain import Explanation
+from recserve.serving.live import LiveCounts
+from recserve.serving.options import ListOptions
+from recserve.serving.retrieval import ANN_MIN_ITEMS, attach_retrieval
+from recserve.serving.sessions import session_items
 from recserve.store import Store
+from recserve.store.forgotten import snapshot_time, user_key
 
 log = logging.getLogger(__name__)
 
-# Scenarios served in this version and the scenario each falls back to.
-SCENARIOS = ("recommended", "similar_items", "popular")
-FALLBACK = {"recommended": "popular"}
+# Every scenario a champion can be promoted to, and the scenario each falls back to.
+SCENARIOS = (
+    "recommended",
+    "similar_items",
+    "frequently_bought_together",
+    "because_you_liked",
+    "popular",
+    "trending",
+    "latest",
+    "people_you_may_know",
+    "session",
+)
+FALLBACK = {
+    "recommended": "popular",
+    "frequently_bought_together": "similar_items",
+    "because_you_liked": "similar_items",
+    "session": "similar_items",
+}
+# The scenarios the service needs before it reports ready; the others have fallbacks or
+# answer 503 until trained.
+REQUIRED_SCENARIOS = ("recommended", "similar_items", "popular")
 
 
 class ModelNotReady(RuntimeError):
@@ -63,6 +93,8 @@ class RecommendationList:
     scores: list[float]
     model: str
     recommendation_id: str
+    explanations: list[Explanation] | None = None  # with ``explain``: one per item
+    pinned: frozenset[str] = frozenset()  # items placed by a pin rule
 
 
 def new_recommendation_id() -> str:
@@ -70,6 +102,8 @@ def new_recommendation_id() -> str:
 
 
 class ServingEngine:
+    ann_min_items: int = ANN_MIN_ITEMS  # the setting; app.py sets it from Settings
+
     def __init__(
         self, store: Store, registry: ModelRegistry, feedback_types: Mapping[str, FeedbackType]
     ):
@@ -79,6 +113,10 @@ class ServingEngine:
         self._served: dict[str, ServedModel] = {}
         self._refused: set[str] = set()  # refs that failed to load: not retried every poll
         self._refresh_lock = threading.Lock()
+        self._catalogues: dict[str, ItemCatalogue] = {}  # model ref -> its item catalogue
+        self._live: dict[str, LiveCounts] = {}  # model ref -> events counted since training
+        self._state_lock = threading.Lock()
+        self._load_forgotten()  # privacy deletes: see the forgotten users block below
 
     # champions ----------------------------------------------------------------------------
 
@@ -86,7 +124,18 @@ class ServingEngine:
         """Load champions that changed in the registry; returns the scenarios swapped.
 
         A champion that cannot be loaded is logged and skipped: the previous one keeps serving.
+        A new content-capable champion then places the items inserted after its training
+        snapshot (``catch_up_items``), so they stay recommendable across the swap.
         """
+        swapped = self._load_champions()
+        if swapped:
+            try:
+                self.catch_up_items()
+            except Exception:  # the champions serve anyway; the items wait for a retraining
+                log.exception("placing items inserted since training failed")
+        return swapped
+
+    def _load_champions(self) -> list[str]:
         with self._refresh_lock:
             champions = self.registry.champions()
             current = dict(self._served)
@@ -107,6 +156,7 @@ class ServingEngine:
                     log.error("refusing champion %s for %s: %s", ref, scenario, exc)
                     self._refused.add(ref)
                     continue
+                attach_retrieval(model, self.ann_min_items)  # faiss candidates, large catalogues
                 loaded[scenario] = ServedModel(
                     ModelVersion(name, version, manifest), model, self._blocked_mask(model)
                 )
@@ -143,7 +193,7 @@ class ServingEngine:
 
     @property
     def ready(self) -> bool:
-        return all(s in self._served for s in SCENARIOS)
+        return all(s in self._served for s in REQUIRED_SCENARIOS)
 
     # requests -----------------------------------------------------------------------------
 
@@ -189,44 +239,241 @@ class ServingEngine:
             recommendation_id=new_recommendation_id(),
         )
 
-    def recommend(self, user_id: str, n: int) -> RecommendationList:
-        """Top-n for a user, without what they already gave feedback on; cold users get popular."""
-        scenario = "recommended"
-        while True:
-            served = self._model(scenario)
-            model = served.model
-            assert model.users is not None and model.items is not None
-            live = self._history(user_id, model.items)
-            users = np.array([model.users.get(user_id)])
-            sequences = [live.sequence]
-            has_signal = (
-                model.has_signal(users, live.positive, sequences)
-                if model.uses_sequence
-                else model.has_signal(users, live.positive)
+    # scenarios: see serving/scenarios.py ------------------------------------------------------
+
+    def catalogue(self, served: ServedModel) -> ItemCatalogue:
+        """The item catalogue of a served model's item space, built on first use."""
+        items = served.model.items
+        catalogue = self._catalogues.get(served.ref)
+        if catalogue is None or catalogue.items is not items:  # new, or its item space grew
+            with self._state_lock:
+                catalogue = self._catalogues.get(served.ref)
+                if catalogue is None or catalogue.items is not items:
+                    assert served.model.items is not None
+                    items = served.model.items
+                    catalogue = ItemCatalogue(items, self.store.items.get_many(list(items.ids)))
+                    live = {s.ref for s in self._served.values()}
+                    self._catalogues = {
+                        **{r: c for r, c in self._catalogues.items() if r in live},
+                        served.ref: catalogue,
+                    }
+        return catalogue
+
+    def items_changed(self, item_ids: Sequence[str]) -> None:
+        """Items were created, changed or deleted: re-read their fields into the catalogues."""
+        if not self._catalogues or not item_ids:
+            return
+        rows = self.store.items.get_many(list(dict.fromkeys(item_ids)))
+        for catalogue in list(self._catalogues.values()):
+            for item_id in item_ids:
+                catalogue.update(item_id, rows.get(item_id))
+
+    def live_counts(self, served: ServedModel) -> LiveCounts:
+        items = served.model.items
+        assert items is not None
+        counts = self._live.get(served.ref)
+        if counts is None or counts.items is not items:
+            with self._state_lock:
+                counts = self._live.get(served.ref)
+                if counts is None or counts.items is not items:
+                    counts = LiveCounts(items) if counts is None else counts.regrown(items)
+                    live = {s.ref for s in self._served.values()}
+                    self._live = {
+                        **{r: c for r, c in self._live.items() if r in live},
+                        served.ref: counts,
+                    }
+        return counts
+
+    def observe_feedback(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Events just stored: count positive ones for the live popular and trending answers."""
+        targets = [s for s in map(self._served.get, ("popular", "trending")) if s is not None]
+        if not targets:
+            return
+        pairs = [
+            (str(e["user_id"]), str(e["item_id"]))
+            for e in events
+            if self._is_positive(e.get("type"), e.get("value"))
+        ]
+        for served in {id(s): s for s in targets}.values():
+            self.live_counts(served).add(pairs)
+
+    def _is_positive(self, kind: Any, value: Any) -> bool:
+        feedback = self.feedback_types.get(str(kind))
+        if feedback is None:
+            return False
+        if feedback.kind == FeedbackKind.POSITIVE:
+            return True
+        if feedback.kind == FeedbackKind.RATING and value is not None:
+            return feedback.positive_at_or_above is not None and (
+                float(value) >= feedback.positive_at_or_above
             )
-            if has_signal[0] or scenario not in FALLBACK:
-                exclude = self._exclusion(served, live.seen)
-                ids, scores = model.recommend(users, live.positive, n, exclude, sequences)
-                return self._to_list(served, ids[0], scores[0])
-            scenario = FALLBACK[scenario]
+        return False
 
-    def similar_items(self, item_id: str, n: int) -> RecommendationList:
-        served = self._model("similar_items")
-        assert served.model.items is not None
-        index = served.model.items.get(item_id)
-        ids, scores = served.model.similar_items(np.array([index]), n + int(served.blocked.sum()))
-        keep = ids[0] >= 0
-        keep[keep] &= ~served.blocked[ids[0][keep]]
-        return self._to_list(served, ids[0][keep][:n], scores[0][keep][:n])
+    def recommend(
+        self, user_id: str, n: int = 10, options: ListOptions | None = None
+    ) -> RecommendationList:
+        """Top-n for a user, without what they already gave feedback on; cold users get popular."""
+        return scenarios.recommend(self, user_id, replace(options or ListOptions(), n=n))
 
-    def popular(self, n: int, user_id: str | None = None) -> RecommendationList:
+    def similar_items(
+        self, item_id: str, n: int = 10, options: ListOptions | None = None
+    ) -> RecommendationList:
+        return scenarios.similar(
+            self, "similar_items", item_id, replace(options or ListOptions(), n=n)
+        )
+
+    def bought_together(self, item_id: str, options: ListOptions) -> RecommendationList:
+        """Frequently bought together; the similar-items champion when none is trained or it
+        knows nothing about the item."""
+        return scenarios.bought_together(self, item_id, options)
+
+    def because_you_liked(
+        self, user_id: str, options: ListOptions, anchors: int = 3
+    ) -> scenarios.Groups:
+        return scenarios.because_you_liked(self, user_id, options, anchors)
+
+    def popular(
+        self, n: int = 10, user_id: str | None = None, options: ListOptions | None = None
+    ) -> RecommendationList:
         """The most popular items; with ``user_id``, without what that user has seen."""
-        served = self._model("popular")
-        model = served.model
-        assert model.items is not None
-        seen = self._history(user_id, model.items).seen if user_id else None
-        if isinstance(model, GlobalRanking) and seen is None and not served.blocked.any():
-            ids, scores = model.ranking(n)
-            return self._to_list(served, ids, scores)
-        ids, scores = model.recommend(np.array([-1]), None, n, self._exclusion(served, seen))
-        return self._to_list(served, ids[0], scores[0])
+        return self.global_ranking("popular", user_id, replace(options or ListOptions(), n=n))
+
+    def global_ranking(
+        self, scenario: str, user_id: str | None, options: ListOptions
+    ) -> RecommendationList:
+        """popular, trending or latest, with live counters for the first two."""
+        return scenarios.global_ranking(self, scenario, user_id, options)
+
+    def people_you_may_know(self, user_id: str, n: int, offset: int = 0) -> scenarios.UserList:
+        return scenarios.people_you_may_know(self, user_id, n, offset)
+
+    def session(
+        self, item_ids: Sequence[str], options: ListOptions, negative: Set[str] = frozenset()
+    ) -> RecommendationList:
+        """Recommendations for an anonymous session from its items, oldest first."""
+        return scenarios.session(self, list(item_ids), options, negative)
+
+    def session_by_id(self, session_id: str, options: ListOptions) -> RecommendationList:
+        items, negative = session_items(self.store, session_id, self.feedback_types)
+        return self.session(items, options, negative)
+
+    def rank(self, user_id: str, item_ids: Sequence[str]) -> scenarios.RankedCandidates:
+        """The recommended champion's order of a client's candidates; unknown ids last."""
+        return scenarios.rank(self, user_id, list(item_ids))
+
+    # new items through content: see Recommender.with_new_items ------------------------------
+
+    def observe_items(self, item_ids: Sequence[str]) -> list[str]:
+        """Items were created or changed: content-capable champions place them at once.
+
+        Each served model that can (content families, two-tower) gets a copy whose item
+        space also holds the new ids (changed ones re-encoded), with its ``blocked`` mask
+        grown from the items' ``hidden`` flags; the copies replace the served models in one
+        assignment, so a request sees either the old model or the new one, never a mix.
+        The version (and ``ref``) stays the same: the model was not retrained. Returns the
+        refs that were extended.
+        """
+        from recserve.data import ItemFeatures
+
+        placing = Recommender.with_new_items
+        if all(type(s.model).with_new_items is placing for s in self._served.values()):
+            return []  # no served family can place new items: not even a store read
+        rows = self.store.items.get_many(list(dict.fromkeys(item_ids)))
+        ids = [i for i in dict.fromkeys(item_ids) if i in rows]  # deleted meanwhile: skip
+        if not ids:
+            return []
+        features = ItemFeatures.from_rows(Vocabulary(ids), rows)
+        with self._refresh_lock:  # no champion swap in between
+            current = dict(self._served)
+            grown: dict[int, ServedModel] = {}
+            for served in {id(s): s for s in current.values()}.values():
+                model = served.model.with_new_items(ids, features)
+                if model is None:
+                    continue
+                assert model.items is not None
+                added = model.items.ids[len(served.blocked) :]
+                hidden = np.array([bool(rows[i]["hidden"]) for i in added], dtype=bool)
+                blocked = np.concatenate([served.blocked, hidden])
+                grown[id(served)] = ServedModel(served.version, model, blocked)
+            if not grown:
+                return []
+            self._served = {s: grown.get(id(m), m) for s, m in current.items()}
+            refs = {m.ref for m in grown.values()}
+            with self._state_lock:  # catalogues of the old item spaces: rebuilt on next use
+                self._catalogues = {r: c for r, c in self._catalogues.items() if r not in refs}
+        return sorted(refs)
+
+    def catch_up_items(self) -> list[str]:
+        """Place the store's items that content-capable champions lack (items inserted after
+        their training snapshot); call after a refresh that loaded a new champion. Returns
+        the refs extended."""
+        placing = Recommender.with_new_items
+        known = [
+            s.model.items
+            for s in self._served.values()
+            if type(s.model).with_new_items is not placing and s.model.items is not None
+        ]
+        if not known:
+            return []
+        missing = [i for i in self.store.items.all_keys() if any(i not in v for v in known)]
+        return self.observe_items(missing) if missing else []
+
+    # forgotten users (privacy deletes): see recserve.store.forgotten -----------------------
+
+    forgotten_reload_seconds: float = 2.0  # how often marks made by other replicas are read
+    _forgotten: dict[str, float]  # user key -> time of the latest deletion
+    _forgotten_read_at: float
+
+    def _load_forgotten(self) -> None:
+        """(Re)read every mark from the store, keeping newer local ones; on a store error the
+        marks already held stay in use and the read is retried after the interval."""
+        self._forgotten_read_at = time.monotonic()
+        try:
+            stored = self.store.forgotten.all()
+        except Exception:  # the store is down: serving goes on with the marks it has
+            log.warning("reading forgotten users failed; keeping the marks already known")
+            stored = {}
+        with self._state_lock:  # a mark added meanwhile by forget_user is kept
+            for key, at in getattr(self, "_forgotten", {}).items():
+                if at > stored.get(key, -np.inf):
+                    stored[key] = at
+            self._forgotten = stored
+
+    def _forgotten_marks(self) -> dict[str, float]:
+        if time.monotonic() - self._forgotten_read_at >= self.forgotten_reload_seconds:
+            self._load_forgotten()
+        return self._forgotten
+
+    def forget_user(self, user_id: str, deleted_at: float | None = None) -> None:
+        """The user was deleted (at ``deleted_at``; default: the time the store recorded):
+        served models trained on data taken before then stop using them at once."""
+        if deleted_at is None:
+            deleted_at = self.store.forgotten.deleted_at(user_id)
+            if deleted_at is None:
+                return
+        key = user_key(user_id)
+        with self._state_lock:
+            marks = dict(self._forgotten)
+            marks[key] = max(deleted_at, marks.get(key, -np.inf))
+            self._forgotten = marks
+
+    def is_forgotten(self, user_id: str, served: ServedModel) -> bool:
+        """Whether ``served`` must not use what it learnt about ``user_id``: the user was
+        deleted after (or at) the model's data snapshot. A model trained on a snapshot taken
+        after the deletion holds only the data of whoever uses the id since."""
+        marks = self._forgotten_marks()
+        if not marks:
+            return False
+        deleted_at = marks.get(user_key(user_id))
+        if deleted_at is None:
+            return False
+        taken_at, _ = snapshot_time(served.version.manifest)
+        return taken_at is None or taken_at <= deleted_at
+
+    def user_index(self, served: ServedModel, user_id: str) -> int:
+        """The user's index in the served model; -1 (unknown) when unknown or forgotten."""
+        assert served.model.users is not None
+        index = served.model.users.get(user_id)
+        if index >= 0 and self.is_forgotten(user_id, served):
+            return -1
+        return index

@@ -7,6 +7,8 @@ import sqlalchemy as sa
 from recserve.store.database import create_engine, migrate
 from recserve.store.entities import EntityRepository, item_repository, user_repository
 from recserve.store.feedback import EventColumns, FeedbackRepository, IngestResult
+from recserve.store.forgotten import ForgottenUsers
+from recserve.store.jobs import JobRepository
 from recserve.store.paging import InvalidCursor
 from recserve.store.relations import RelationRepository
 
@@ -22,6 +24,8 @@ class Store:
         self.users: EntityRepository = user_repository(engine)
         self.feedback = FeedbackRepository(engine, self.items, self.users)
         self.relations = RelationRepository(engine, self.users)
+        self.jobs = JobRepository(engine)  # training jobs (recserve.training.jobs)
+        self.forgotten = ForgottenUsers(engine)  # privacy deletes (recserve.store.forgotten)
 
     @classmethod
     def open(cls, url: str, *, run_migrations: bool = True) -> Store:
@@ -35,11 +39,17 @@ class Store:
         return self.engine.dialect.name
 
     def delete_user(self, user_id: str) -> bool:
-        """Remove a user with their events and relations, in one transaction."""
+        """Remove a user with their events and relations, in one transaction, and mark them
+        forgotten (``store.forgotten``) so served models stop using what they learnt."""
         with self.engine.begin() as conn:
             self.feedback.delete_user(conn, user_id)
             self.relations.delete_user(conn, user_id)
-            return self.users.delete(user_id, conn)
+            deleted = self.users.delete(user_id, conn)
+            if deleted:
+                self.forgotten.mark(conn, user_id)
+        if deleted:  # again once committed: a snapshot begun after this cannot hold the user
+            self.forgotten.mark_committed(user_id)
+        return deleted
 
     def delete_item(self, item_id: str) -> bool:
         """Remove an item with the events about it, in one transaction."""

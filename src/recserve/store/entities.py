@@ -25,6 +25,9 @@ ITEM_DEFAULTS: dict[str, Any] = {
 USER_DEFAULTS: dict[str, Any] = {"attributes": {}, "tags": []}
 
 
+GET_MANY_CHUNK = 30_000  # keys per query in ``get_many``
+
+
 class EntityRepository:
     """Upsert, read, patch, delete and page through one entity table."""
 
@@ -84,9 +87,16 @@ class EntityRepository:
     def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not keys:
             return {}
+        wanted = list(set(keys))
+        out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(self.table).where(self.key_column.in_(list(set(keys)))))
-            return {r[self.key]: dict(r) for r in rows.mappings()}
+            # in chunks: SQLite allows 250,000 bound parameters, PostgreSQL 65,535, and a
+            # served model at 1M items asks for every one of its items
+            for start in range(0, len(wanted), GET_MANY_CHUNK):
+                chunk = wanted[start : start + GET_MANY_CHUNK]
+                rows = conn.execute(sa.select(self.table).where(self.key_column.in_(chunk)))
+                out.update((r[self.key], dict(r)) for r in rows.mappings())
+        return out
 
     def patch(self, key: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
         """Update the given fields only; None if the row does not exist."""

@@ -68,3 +68,33 @@ relations = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Index("ix_relations_other", "other_user_id"),
 )
+
+# Training jobs (migration 0002): state written by the worker process, read by any replica.
+training_jobs = sa.Table(
+    "training_jobs",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # queued/running/succeeded/failed
+    sa.Column("trigger", sa.String(16), nullable=False),  # api/schedule/cli
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("progress", sa.Float, nullable=False),
+    sa.Column("step", sa.Text, nullable=True),
+    sa.Column("results", sa.JSON, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Index("ix_training_jobs_created", "created_at"),
+    sa.Index("ix_training_jobs_status", "status"),
+)
+
+# Deleted users (migration 0003): the SHA-256 of the user id (no id is kept in clear) and
+# the time of the latest deletion; see recserve.store.forgotten.
+forgotten_users = sa.Table(
+    "forgotten_users",
+    metadata,
+    sa.Column("user_key", sa.String(64), primary_key=True),
+    sa.Column("deleted_at", sa.Float, nullable=False),
+)

@@ -1,4 +1,4 @@
-"""Training runs: store snapshot -> dataset -> fit -> registry."""
+"""Training runs: store snapshot -> dataset -> fit -> evaluate -> registry."""
 
 from recserve.training.pipeline import DEFAULT_MODELS, TrainingReport, train_default_models
 

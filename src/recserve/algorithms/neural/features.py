@@ -5,6 +5,8 @@ importing this module stays cheap (model discovery imports every module in every
 
 * :func:`item_tokens`: categories and tags as one multi-hot token vocabulary, a CSR
   ``items x tokens`` matrix fed to an ``EmbeddingBag`` (``bag_inputs``).
+* :func:`item_token_names` / :func:`tokens_of`: that vocabulary's names, and the same
+  encoding for items that arrive after training (two-tower's cold items).
 * :func:`item_text_vectors`: the MiniLM embedding of each item's document, encoded once
   per fit (zero rows for items without text).
 * :class:`HistorySampler`: per training row, up to ``max_history`` of the user's positive
@@ -24,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recserve.data import Dataset
+from recserve.data import Dataset, ItemFeatures
 
 UNKNOWN_HOUR = 24
 N_HOURS = 25  # 24 hours of the day plus "unknown"
@@ -60,6 +62,46 @@ def item_tokens(data: Dataset, max_tokens: int = 10_000) -> sp.csr_matrix:
     matrix = sp.csr_matrix(
         (np.ones(int(keep.sum()), np.float32), (np.array(rows)[keep], cols[keep])),
         shape=(n_items, len(order)),
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    matrix.sort_indices()
+    return matrix
+
+
+def item_token_names(data: Dataset, max_tokens: int = 10_000) -> np.ndarray:
+    """The names of the columns of ``item_tokens(data, max_tokens)``, in column order, so
+    items that arrive after training can be encoded the same way (``tokens_of``)."""
+    features = data.item_features
+    if features is None:
+        return np.array([], dtype=str)
+    names = [
+        prefix + str(value)
+        for i in range(data.n_items)
+        for prefix, values in (("category:", features.categories[i]), ("tag:", features.tags[i]))
+        for value in values
+    ]
+    if not names:
+        return np.array([], dtype=str)
+    vocabulary, counts = np.unique(np.array(names, dtype=str), return_counts=True)
+    order = np.lexsort((vocabulary, -counts))[:max_tokens]  # as item_tokens keeps them
+    return vocabulary[np.sort(order)]
+
+
+def tokens_of(features: ItemFeatures, n_items: int, names: np.ndarray) -> sp.csr_matrix:
+    """Binary ``items x len(names)`` CSR of the items' categories and tags over a fixed token
+    vocabulary (``item_token_names``); tokens outside it are dropped."""
+    column = {name: k for k, name in enumerate(names.tolist())}
+    rows, cols = [], []
+    for i in range(n_items):
+        for prefix, values in (("category:", features.categories[i]), ("tag:", features.tags[i])):
+            for value in values:
+                k = column.get(prefix + str(value))
+                if k is not None:
+                    rows.append(i)
+                    cols.append(k)
+    matrix = sp.csr_matrix(
+        (np.ones(len(rows), np.float32), (rows, cols)), shape=(n_items, len(names))
     )
     matrix.sum_duplicates()
     matrix.data[:] = 1.0

@@ -21,38 +21,55 @@ After training the item tower's output for every item is exported once as a tabl
 tower is kept: serving is one small MLP per user and a dot product with the table (faiss
 can index the same table). The table, the user tower and the training history are saved
 as named arrays. Items with no interactions and no features score ``-inf``.
+
+**New items** (``with_new_items``): the item tower's feature part (token bag, text
+projection, MLP; not the per-item id embeddings) and the token vocabulary are kept and
+saved too, so an item inserted after training is placed exactly as a cold item is at fit
+time: from its categories, tags and MiniLM text embedding, with its id masked. Its vector
+is appended to the table (quantised like the rest); items the model knows keep theirs.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from recserve.algorithms.base import csr_restore, csr_state, top_n
+from recserve.algorithms.base import (
+    csr_restore,
+    csr_state,
+    grown_vocabulary,
+    top_n,
+    with_columns,
+)
 from recserve.algorithms.neural.features import (
     HistorySampler,
     bag_inputs,
     batches_of,
     binary,
     item_text_vectors,
+    item_token_names,
     item_tokens,
     mean_rows,
     mlp,
+    tokens_of,
     validation_split,
 )
 from recserve.algorithms.neural.quantise import QuantisedTable, TableDType, quantise
 from recserve.algorithms.neural.torch_base import TorchRecommender
 from recserve.algorithms.neural.trainer import NeuralConfig, Trainer, seed_everything
 from recserve.algorithms.similarity import effective_history
-from recserve.data import Dataset
+from recserve.data import Dataset, ItemFeatures
 
 VALIDATION_K = 10
+ITEM_TOWER = "item_tower."  # prefix of the saved item-tower weights (ids excluded)
+ITEM_ID_WEIGHT = "item_id.weight"
 ITEM_CHUNK = 8192  # items per item-tower pass when exporting the table
 
 
@@ -180,6 +197,10 @@ class TwoTower(TorchRecommender[TwoTowerConfig]):
     servable_items: np.ndarray  # bool: the item has interactions or features
     trained_users: np.ndarray  # bool: the user's id embedding was trained
     trained_history: sp.csr_matrix  # positives at fit time (request history falls back to it)
+    # for new items: the item tower without per-item ids, and the token vocabulary (None:
+    # loaded from a model saved before they were kept)
+    item_tower: Any = None
+    token_names: np.ndarray | None = None
 
     # -- module -------------------------------------------------------------------------------
 
@@ -321,6 +342,11 @@ class TwoTower(TorchRecommender[TwoTowerConfig]):
         self.history = trainer.history
         self.item_table = quantise(self._export(towers["item"], items_of), cfg.item_table_dtype)
         self.module = towers["user"].eval()  # the item tower's work is the exported table
+        self.item_tower = towers["item"].eval()  # kept for items that arrive later, without
+        self.item_tower.item_id = torch.nn.Embedding(1, cfg.dim).to(device)  # the id table
+        names = item_token_names(data, cfg.max_tokens) if cfg.use_tokens else np.array([], str)
+        assert len(names) == tokens.shape[1]
+        self.token_names = names
 
     def _export(self, tower: Any, items_of: _ItemInputs) -> np.ndarray:
         """Every item's vector from the item tower (eval mode, ids of warm items only)."""
@@ -401,15 +427,98 @@ class TwoTower(TorchRecommender[TwoTowerConfig]):
         scores[(items < 0) | ~self.servable_items[safe]] = -np.inf
         return top_n(scores, n)
 
+    # -- new items -----------------------------------------------------------------------------
+
+    def with_new_items(self, ids: Sequence[str], features: ItemFeatures) -> Self | None:
+        """Unknown ``ids`` placed by the item tower from their features (see the module
+        docstring); None when the tower was not kept or every id is known already."""
+        self._check_fitted()
+        assert self.items is not None
+        if self.item_tower is None or self.token_names is None:
+            return None
+        ids = list(ids)
+        items, positions = grown_vocabulary(self.items, ids)
+        n_old = len(self.items)
+        fresh = [k for k, p in enumerate(positions) if p >= n_old]
+        if not fresh:
+            return None
+        rows = positions[fresh]  # last row wins for an id given twice
+        last = {int(p): k for p, k in zip(rows, fresh, strict=True)}
+        order = [last[p] for p in range(n_old, len(items))]
+        vectors, has_features = self._feature_vectors(features, order)
+        model = copy.copy(self)
+        model.items = items
+        new_rows = quantise(vectors, self.item_table.dtype)
+        model.item_table = QuantisedTable(
+            np.concatenate([self.item_table.data, new_rows.data]),
+            None
+            if self.item_table.scale is None or new_rows.scale is None
+            else np.concatenate([self.item_table.scale, new_rows.scale]),
+            self.item_table.dtype,
+        )
+        model.servable_items = np.concatenate([self.servable_items, has_features])
+        model.trained_history = with_columns(self.trained_history, len(items))
+        return model
+
+    def _feature_vectors(
+        self, features: ItemFeatures, rows: list[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Item-tower vectors of ``features`` rows from their tokens and text alone, and
+        which rows have any feature (the others are not servable)."""
+        import torch
+
+        assert self.token_names is not None
+        picked = ItemFeatures(
+            titles=[features.titles[k] for k in rows],
+            texts=[features.texts[k] for k in rows],
+            categories=[features.categories[k] for k in rows],
+            tags=[features.tags[k] for k in rows],
+            published_at=features.published_at[rows],
+            hidden=features.hidden[rows],
+        )
+        n = len(rows)
+        tokens = tokens_of(picked, n, self.token_names)
+        has_features = np.diff(tokens.indptr) > 0
+        text = None
+        if self.item_tower.text is not None:
+            documents = [picked.document(k) for k in range(n)]
+            text_dim = self.item_tower.text.in_features
+            text = np.zeros((n, text_dim), dtype=np.float32)
+            with_text = [k for k, d in enumerate(documents) if d]
+            if with_text:
+                from recserve.algorithms.text_embedding import encode
+
+                text[with_text] = encode(
+                    [documents[k] for k in with_text], batch_size=self.config.text_batch_size
+                )
+                has_features[with_text] = True
+        device = next(self.item_tower.parameters()).device
+        indices, offsets = bag_inputs(tokens, np.arange(n))
+        with torch.no_grad():
+            vectors = self.item_tower(
+                torch.zeros(n, dtype=torch.int64, device=device),  # ids masked: no row needed
+                torch.zeros(n, dtype=torch.float32, device=device),
+                torch.as_tensor(indices, device=device),
+                torch.as_tensor(offsets, device=device),
+                None if text is None else torch.as_tensor(text, device=device),
+            )
+        return vectors.cpu().numpy().astype(np.float32), has_features
+
     # -- persistence ----------------------------------------------------------------------------
 
     def _extra_state(self) -> dict[str, np.ndarray]:
-        return {
+        state = {
             **self.item_table.arrays("items"),
             "servable_items": self.servable_items,
             "trained_users": self.trained_users,
             **csr_state("history", self.trained_history),
         }
+        if self.item_tower is not None and self.token_names is not None:
+            state["token_names"] = self.token_names
+            for name, tensor in self.item_tower.state_dict().items():
+                if name != ITEM_ID_WEIGHT:  # per-item ids: new items never use them
+                    state[ITEM_TOWER + name] = tensor.detach().cpu().numpy()
+        return state
 
     def _restore_extra(self, arrays: dict[str, np.ndarray]) -> None:
         self.item_table = QuantisedTable.from_arrays("items", arrays)
@@ -417,6 +526,31 @@ class TwoTower(TorchRecommender[TwoTowerConfig]):
         self.trained_users = arrays["trained_users"].astype(bool)
         self.trained_history = csr_restore("history", arrays)
         self.history = []
+        self.item_tower, self.token_names = None, arrays.get("token_names")
+        if self.token_names is not None:
+            self.item_tower = self._restore_item_tower(
+                {
+                    k.removeprefix(ITEM_TOWER): v
+                    for k, v in arrays.items()
+                    if k.startswith(ITEM_TOWER)
+                }
+            )
+
+    def _restore_item_tower(self, weights: dict[str, np.ndarray]) -> Any:
+        """The saved item tower, with a one-row id embedding standing in for the ids."""
+        import torch
+
+        assert self.token_names is not None
+        cfg = self.config
+        text = weights.get("text.weight")
+        _, item_tower = _towers()
+        tower = item_tower(
+            1, len(self.token_names), 0 if text is None else text.shape[1], cfg.dim, cfg.hidden
+        )
+        state = {k: torch.from_numpy(np.array(v)) for k, v in weights.items()}
+        state[ITEM_ID_WEIGHT] = torch.zeros(1, cfg.dim)
+        tower.load_state_dict(state)
+        return tower.to(self.device).eval()
 
 
 class _ItemInputs:

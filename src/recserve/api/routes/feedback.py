@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
+from starlette.exceptions import HTTPException
 
-from recserve.api.deps import (
-    EventCursor,
-    ItemIdPath,
-    LimitQuery,
-    SettingsDep,
-    StoreDep,
-    UserIdPath,
-)
+from recserve.api.deps import EventCursor, ItemIdPath, LimitQuery, StoreDep, UserIdPath
 from recserve.api.errors import MAX_DETAILS, ApiError
 from recserve.api.routes._shared import check_batch, item_not_found, user_not_found
+from recserve.config import Settings
 from recserve.schemas import FeedbackCreate, FeedbackPublic, Page, WriteResult
+from recserve.store import Store
 
 router = APIRouter(tags=["feedback"])
 
@@ -40,23 +41,117 @@ def _check_types(events: list[FeedbackCreate], known: dict[str, Any]) -> None:
     )
 
 
-@router.post("/feedback", response_model=WriteResult, summary="Store feedback events (batch)")
-def add_feedback(
-    events: list[FeedbackCreate], store: StoreDep, settings: SettingsDep
-) -> WriteResult:
-    """Unknown users and items are created on the fly. An event whose ``event_id`` is already
-    stored is skipped and counted in ``duplicates``, so a failed batch can be retried as is."""
+# The body is read and validated here, not by FastAPI: one ``validate_json`` call on the raw
+# bytes (27 ms for 5,000 events) instead of ``json.loads`` then validation of the Python
+# objects (36 ms), and the whole request runs in one worker thread (benchmarks/ingest.py).
+_EVENTS: TypeAdapter[list[FeedbackCreate]] = TypeAdapter(list[FeedbackCreate])
+_BODY_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "title": "Events",
+                    "items": FeedbackCreate.model_json_schema(),
+                }
+            }
+        },
+    }
+}
+
+
+def _request_error(errors: list[Any]) -> RequestValidationError:
+    """Pydantic errors located under ``body``, as FastAPI reports body validation errors."""
+    return RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors])
+
+
+def _parse_as_fastapi_does(body: bytes) -> list[FeedbackCreate]:
+    """The slow path, taken only for a body that is not valid JSON to the fast parser: read it
+    the way FastAPI reads bodies, so the error (or, for JSON that only the standard library
+    accepts, the result) is the same as on every other route."""
+    if not body:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+        )
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ]
+        ) from None
+    except (ValueError, RecursionError) as exc:  # bad encoding, nesting, huge integers
+        raise HTTPException(400, "There was an error parsing the body") from exc
+    try:
+        return _EVENTS.validate_python(data)
+    except ValidationError as exc:
+        raise _request_error(exc.errors(include_url=False)) from None
+
+
+def parse_events(body: bytes) -> list[FeedbackCreate]:
+    """The request body as events, or the same 400/422 errors FastAPI would answer."""
+    try:
+        return _EVENTS.validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return _parse_as_fastapi_does(body)
+        raise _request_error(errors) from None
+
+
+def event_rows(events: list[FeedbackCreate], now: float) -> list[dict[str, Any]]:
+    """Store rows straight from the validated models (no ``model_dump``); a missing
+    timestamp is the time of ingestion."""
+    return [
+        {
+            "event_id": e.event_id,
+            "user_id": e.user_id,
+            "item_id": e.item_id,
+            "type": e.type,
+            "value": e.value,
+            "timestamp": now if e.timestamp is None else e.timestamp,
+            "session_id": e.session_id,
+            "recommendation_id": e.recommendation_id,
+        }
+        for e in events
+    ]
+
+
+def _ingest(body: bytes, state: State) -> WriteResult:
+    """Parse, check and store one request's events (in a worker thread: it blocks)."""
+    store: Store = state.store
+    settings: Settings = state.settings
+    events = parse_events(body)
     check_batch(events, settings)
     _check_types(events, settings.feedback_types)
-    now = time.time()
-    rows = []
-    for event in events:
-        row = event.model_dump()
-        if row["timestamp"] is None:
-            row["timestamp"] = now
-        rows.append(row)
+    rows = event_rows(events, time.time())
     result = store.feedback.add(rows)
+    state.engine.observe_feedback(rows)  # live popular/trending counters
     return WriteResult(accepted=result.accepted, duplicates=result.duplicates)
+
+
+@router.post(
+    "/feedback",
+    response_model=WriteResult,
+    summary="Store feedback events (batch)",
+    openapi_extra=_BODY_SCHEMA,
+)
+async def add_feedback(request: Request) -> WriteResult:
+    """Unknown users and items are created on the fly. An event whose ``event_id`` is already
+    stored is skipped and counted in ``duplicates``, so a failed batch can be retried as is.
+
+    The body is a JSON array of ``FeedbackCreate`` objects; the answer is sent once the
+    events are committed."""
+    body = await request.body()
+    return await run_in_threadpool(_ingest, body, request.app.state)
 
 
 def _page(rows: list[dict[str, Any]], next_cursor: str | None) -> Page[FeedbackPublic]:

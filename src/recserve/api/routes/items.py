@@ -21,6 +21,8 @@ def upsert_items(
     accepted = store.items.upsert([item.model_dump() for item in items])
     for item in items:  # in order, so the last row for an id wins here too
         engine.set_item_blocked(item.item_id, item.hidden)
+    engine.items_changed([item.item_id for item in items])  # categories, attributes
+    engine.observe_items([item.item_id for item in items])  # content models place new items
     return WriteResult(accepted=accepted)
 
 
@@ -51,6 +53,8 @@ def patch_item(
         raise item_not_found(item_id)
     if "hidden" in update:
         engine.set_item_blocked(item_id, bool(update["hidden"]))
+    engine.items_changed([item_id])  # categories, attributes
+    engine.observe_items([item_id])  # content models re-encode a changed item
     return ItemPublic.from_row(row)
 
 

@@ -1,0 +1,164 @@
+"""The other scenarios: trending, latest, bought together, because you liked, people you may
+know, anonymous sessions and personalised ranking of a client's candidates."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from recserve.api.deps import (
+    EngineDep,
+    ItemIdPath,
+    OptionalUserQuery,
+    StoreDep,
+    TopN,
+    UserIdPath,
+)
+from recserve.api.routes._shared import item_not_found
+from recserve.api.routes.list_params import MAX_OFFSET, ListParams, list_items, list_response
+from recserve.api.routes.recommendations import NOT_READY
+from recserve.api.scenario_schemas import (
+    Group,
+    GroupsResponse,
+    ItemIdsBody,
+    ListResponse,
+    PeopleResponse,
+    RankedItem,
+    RankResponse,
+    ScoredUser,
+)
+from recserve.schemas import ExternalId
+
+router = APIRouter(tags=["scenarios"])
+
+
+@router.get("/trending", response_model=ListResponse, responses=NOT_READY, summary="Trending now")
+def trending(
+    engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
+) -> ListResponse:
+    """Items whose positive feedback grows; counts feedback posted since the last training."""
+    result = engine.global_ranking("trending", user_id, options)
+    return list_response(result, options, user_id=user_id)
+
+
+@router.get("/latest", response_model=ListResponse, responses=NOT_READY, summary="Newest items")
+def latest(
+    engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
+) -> ListResponse:
+    result = engine.global_ranking("latest", user_id, options)
+    return list_response(result, options, user_id=user_id)
+
+
+@router.get(
+    "/items/{item_id}/bought-together",
+    response_model=ListResponse,
+    responses=NOT_READY,
+    summary="Frequently bought together",
+)
+def bought_together(
+    item_id: ItemIdPath, store: StoreDep, engine: EngineDep, options: ListParams
+) -> ListResponse:
+    """The co-occurrence champion; similar items when it has nothing for this item."""
+    if store.items.get(item_id) is None:
+        raise item_not_found(item_id)
+    return list_response(engine.bought_together(item_id, options), options, item_id=item_id)
+
+
+@router.get(
+    "/users/{user_id}/because-you-liked",
+    response_model=GroupsResponse,
+    responses=NOT_READY,
+    summary="Because you liked X: similar items per recent liked item",
+)
+def because_you_liked(
+    user_id: UserIdPath,
+    engine: EngineDep,
+    options: ListParams,
+    anchors: Annotated[int, Query(ge=1, le=20, description="Recent liked items used.")] = 3,
+) -> GroupsResponse:
+    """``n`` items per group; the user's most recent positive items first."""
+    result = engine.because_you_liked(user_id, options, anchors)
+    return GroupsResponse(
+        user_id=user_id,
+        groups=[Group(anchor_item_id=a, items=list_items(r)) for a, r in result.groups],
+        recommendation_id=result.recommendation_id,
+        model=result.model,
+    )
+
+
+@router.get(
+    "/users/{user_id}/people-you-may-know",
+    response_model=PeopleResponse,
+    summary="People you may know: friends of friends blended with similar taste",
+)
+def people_you_may_know(
+    user_id: UserIdPath,
+    engine: EngineDep,
+    n: TopN,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> PeopleResponse:
+    """Never the user or their current friends."""
+    result = engine.people_you_may_know(user_id, n, offset)
+    return PeopleResponse(
+        user_id=user_id,
+        users=[
+            ScoredUser(user_id=u, score=s)
+            for u, s in zip(result.user_ids, result.scores, strict=True)
+        ],
+        recommendation_id=result.recommendation_id,
+        model=result.model,
+    )
+
+
+SessionIdPath = Annotated[
+    ExternalId, Path(description="The session_id the events were posted with.")
+]
+
+
+@router.get(
+    "/sessions/{session_id}/recommendations",
+    response_model=ListResponse,
+    responses=NOT_READY,
+    summary="Recommendations for an anonymous session from its stored events",
+)
+def session_recommendations(
+    session_id: SessionIdPath, engine: EngineDep, options: ListParams
+) -> ListResponse:
+    """Uses the events posted with this ``session_id``; leaves out the session's items."""
+    result = engine.session_by_id(session_id, options)
+    return list_response(result, options, session_id=session_id)
+
+
+@router.post(
+    "/sessions/recommendations",
+    response_model=ListResponse,
+    responses=NOT_READY,
+    summary="Recommendations for an anonymous session from posted item ids",
+)
+def posted_session_recommendations(
+    body: ItemIdsBody, engine: EngineDep, options: ListParams
+) -> ListResponse:
+    """``item_ids`` are the session's items, oldest first."""
+    return list_response(engine.session(body.item_ids, options), options)
+
+
+@router.post(
+    "/users/{user_id}/rank",
+    response_model=RankResponse,
+    responses=NOT_READY,
+    summary="Personalised order of a client-given candidate list",
+)
+def rank(user_id: UserIdPath, body: ItemIdsBody, engine: EngineDep) -> RankResponse:
+    """Best first by the recommended champion; unknown items last (score null); hidden left
+    out."""
+    result = engine.rank(user_id, body.item_ids)
+    return RankResponse(
+        user_id=user_id,
+        items=[
+            RankedItem(item_id=i, score=s)
+            for i, s in zip(result.item_ids, result.scores, strict=True)
+        ],
+        recommendation_id=result.recommendation_id,
+        model=result.model,
+    )

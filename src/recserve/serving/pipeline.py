@@ -1,0 +1,153 @@
+"""The request path after the model: filters as one allowed-items mask, candidates, diversity,
+pinned slots and the page.
+
+Every scenario that returns items feeds its candidate source through ``run``: the source
+gets the allowed mask and a depth and returns the best allowed items, so pagination,
+filters and rules behave the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recserve.algorithms import Recommender
+from recserve.algorithms.base import top_n
+from recserve.algorithms.similarity import ItemNeighbourhood
+from recserve.data import Vocabulary
+from recserve.serving.catalogue import ItemCatalogue
+from recserve.serving.diversity import mmr
+from recserve.serving.filters import evaluate
+from recserve.serving.options import ListOptions
+
+# (allowed mask, depth) -> (item indices, scores), best first, -1 padded
+Source = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+Catalogue = Callable[[], ItemCatalogue]  # the model's catalogue, built on first call
+DIVERSITY_POOL = 3  # candidates per result considered by the re-ranker
+DENSE_ABOVE = 2000  # items left out of a request past which every item is scored at once
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A ranked list in one model's item space, before pins (which may add outside ids)."""
+
+    indices: np.ndarray
+    scores: np.ndarray
+
+
+def allowed_mask(
+    blocked: np.ndarray,
+    items: Vocabulary,
+    catalogue: Catalogue,
+    options: ListOptions,
+    seen: sp.csr_matrix | None = None,
+) -> np.ndarray:
+    """True for items the request may return: not blocked, not seen, through every filter.
+    The catalogue is only built (``catalogue()``) when a category or filter asks for it."""
+    mask = ~blocked
+    if options.exclude_seen and seen is not None and seen.nnz:
+        mask[sp.csr_matrix(seen).indices] = False
+    if options.category is not None:
+        mask &= catalogue().category_mask(options.category)
+    if options.filter is not None:
+        mask &= evaluate(options.filter, catalogue())
+    if options.include:
+        keep = items.index(options.include)
+        allow = np.zeros(len(mask), dtype=bool)
+        allow[keep[keep >= 0]] = True
+        mask &= allow
+    if options.exclude:
+        drop = items.index(options.exclude)
+        mask[drop[drop >= 0]] = False
+    return mask
+
+
+def exclusion_row(mask: np.ndarray) -> sp.csr_matrix:
+    """The complement of an allowed mask as a 1 x items CSR row (the models' ``exclude``)."""
+    drop = np.flatnonzero(~mask)
+    return sp.csr_matrix(
+        (np.ones(len(drop), np.float32), drop, np.array([0, len(drop)])), shape=(1, len(mask))
+    )
+
+
+def model_source(
+    model: Recommender[Any],
+    users: np.ndarray,
+    history: sp.csr_matrix | None,
+    sequences: list[np.ndarray] | None = None,
+) -> Source:
+    """Top items of ``model`` for one user. With few items left out the model's own top-n
+    (candidate index included) takes an exclusion row; past ``DENSE_ABOVE`` left out (a
+    category or attribute filter) it is cheaper to score every item once and mask."""
+
+    def source(allowed: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(allowed) - int(np.count_nonzero(allowed)) > DENSE_ABOVE:
+            scores = model.score(users, history, sequences)[0]
+            return from_scores(scores, allowed, depth)
+        ids, scores = model.recommend(users, history, depth, exclusion_row(allowed), sequences)
+        return ids[0], scores[0]
+
+    return source
+
+
+def from_scores(scores: np.ndarray, mask: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``depth`` allowed items of one dense score row."""
+    masked = np.where(mask, scores, -np.inf).astype(np.float32)
+    ids, top = top_n(masked[None, :], depth)
+    return ids[0], top[0]
+
+
+def filtered_neighbours(
+    neighbours: Callable[[int], tuple[np.ndarray, np.ndarray]], mask: np.ndarray, depth: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``depth`` allowed items of a neighbour search that cannot take a filter:
+    asks for enough extra neighbours to cover every disallowed item."""
+    k = min(len(mask), depth + int((~mask).sum()))
+    ids, scores = neighbours(k)
+    ok = ids >= 0
+    ok[ok] = mask[ids[ok]]
+    return ids[ok][:depth], scores[ok][:depth]
+
+
+def item_similarity(model: Recommender[Any], catalogue: Catalogue, items: np.ndarray) -> np.ndarray:
+    """Pairwise similarity of ``items`` for diversity: shared categories when the items have
+    any, else the model's own item similarity (neighbourhood matrix or factor cosine)."""
+    categories = catalogue().categories()[items]
+    if categories.nnz:
+        return np.asarray((categories @ categories.T).toarray(), dtype=np.float64)
+    if isinstance(model, ItemNeighbourhood):
+        block = model.similarity[items][:, items].toarray()
+        return np.maximum(block, block.T).astype(np.float64)
+    factors = getattr(model, "item_factors", None)
+    if isinstance(factors, np.ndarray):
+        rows = factors[items].astype(np.float64)
+        norms = np.linalg.norm(rows, axis=1)
+        norms[norms == 0] = 1.0
+        rows /= norms[:, None]
+        return rows @ rows.T
+    return np.zeros((len(items), len(items)))
+
+
+def run(
+    source: Source,
+    model: Recommender[Any],
+    catalogue: Catalogue,
+    mask: np.ndarray,
+    options: ListOptions,
+) -> Ranked:
+    """Candidates, then diversity; the caller applies pins and cuts the page."""
+    depth = options.depth
+    pool = depth
+    if options.diversity > 0:
+        pool = min(len(mask), max(DIVERSITY_POOL * depth, depth + 20))
+    ids, scores = source(mask, pool)
+    valid = ids >= 0
+    ids, scores = ids[valid], scores[valid]
+    if options.diversity > 0 and len(ids) > 1:
+        order = mmr(scores, item_similarity(model, catalogue, ids), depth, options.diversity)
+        ids, scores = ids[order], scores[order]
+    return Ranked(ids[:depth], scores[:depth])

@@ -1,0 +1,215 @@
+"""faiss candidate retrieval: recall against exact top-n, exclusions, and the engine's hook
+that attaches an index to large factor models, checked through HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from fastapi.testclient import TestClient
+
+from recserve.algorithms import create
+from recserve.algorithms.factor_base import CANDIDATE_MAX_EXCLUDED, FactorModel
+from recserve.data import Dataset, Vocabulary
+from recserve.serving.retrieval import IvfIndex, attach_retrieval
+from recserve.store import Store, entities
+from tests.api.conftest import BLOCKS, USERS_PER_BLOCK, synthetic_events, user_id
+from tests.api.conftest import make_client as make_client  # the fixture
+
+ITEMS = 60_000
+USERS = 400
+DIM = 32
+
+
+def clustered_model(family: str = "als", seed: int = 0) -> FactorModel[Any]:
+    """A factor model with clustered random factors (as trained factors are): items and
+    users scattered around shared topic centres; every 97th item has no training signal."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(300, DIM)).astype(np.float32)
+    items = centres[rng.integers(0, 300, ITEMS)] + rng.normal(size=(ITEMS, DIM))
+    users = centres[rng.integers(0, 300, USERS)] + 0.5 * rng.normal(size=(USERS, DIM))
+    model = create(family, factors=DIM)
+    assert isinstance(model, FactorModel)
+    model.users = Vocabulary([f"u{u}" for u in range(USERS)])
+    model.items = Vocabulary([f"i{i}" for i in range(ITEMS)])
+    model._set_factors(users, 0.1 * items, np.ones(USERS, bool), np.arange(ITEMS) % 97 != 0)
+    if family == "biased_mf":  # the rating part, as _set_ratings would leave it
+        model.global_mean, model.positive_rating = 3.5, 4.5  # type: ignore[attr-defined]
+        model.user_bias = (0.2 * rng.normal(size=USERS)).astype(np.float32)  # type: ignore[attr-defined]
+        model.item_bias = (0.3 * rng.normal(size=ITEMS)).astype(np.float32)  # type: ignore[attr-defined]
+        model.rating_range = np.array([1.0, 5.0])  # type: ignore[attr-defined]
+        model.trained_ratings = sp.csr_matrix((USERS, ITEMS), dtype=np.float32)  # type: ignore[attr-defined]
+    return model
+
+
+def recall_at(approx: np.ndarray, exact: np.ndarray) -> float:
+    return float(
+        np.mean([len(set(a) & set(e)) / len(e) for a, e in zip(approx, exact, strict=True)])
+    )
+
+
+@pytest.fixture(scope="module")
+def als() -> FactorModel[Any]:
+    model = clustered_model()
+    assert attach_retrieval(model, min_items=50_000)
+    return model
+
+
+def exact_recommend(model: FactorModel[Any], *args: Any) -> tuple[np.ndarray, np.ndarray]:
+    index = model.candidate_index
+    model.attach_candidates(None)
+    try:
+        return model.recommend(*args)
+    finally:
+        model.attach_candidates(index)
+
+
+def test_small_catalogues_and_other_families_keep_exact_top_n() -> None:
+    model = clustered_model()
+    assert not attach_retrieval(model, min_items=ITEMS + 1)
+    assert model.candidate_index is None
+    assert not attach_retrieval(create("popular"), min_items=1)
+
+
+def test_ann_recall_at_10_against_exact(als: FactorModel[Any]) -> None:
+    users = np.arange(200)
+    exact_ids, exact_scores = exact_recommend(als, users, None, 10)
+    ids, scores = als.recommend(users, None, 10)
+    assert recall_at(ids, exact_ids) >= 0.95
+    # candidates are re-scored exactly: an item found by both carries the same score
+    both = ids == exact_ids
+    assert both.mean() > 0.9
+    np.testing.assert_allclose(scores[both], exact_scores[both], rtol=1e-5, atol=1e-5)
+    # never an item without training signal
+    assert als.servable_items[ids[ids >= 0]].all()
+
+
+def test_rating_models_rank_by_predicted_rating_through_the_index() -> None:
+    model = clustered_model("biased_mf", seed=1)
+    assert attach_retrieval(model, min_items=1000)
+    users = np.arange(100)
+    exact_ids, exact_scores = exact_recommend(model, users, None, 10)
+    ids, scores = model.recommend(users, None, 10)
+    assert recall_at(ids, exact_ids) >= 0.95
+    both = ids == exact_ids
+    np.testing.assert_allclose(scores[both], exact_scores[both], rtol=1e-5, atol=1e-5)
+
+
+def test_excluded_items_never_come_back(als: FactorModel[Any]) -> None:
+    users = np.arange(50)
+    top_ids, _ = exact_recommend(als, users, None, 30)
+    # exclude each user's exact top-20: the answer must be the next ones, none excluded
+    rows = np.repeat(np.arange(len(users)), 20)
+    exclude = sp.csr_matrix(
+        (np.ones(len(rows), np.float32), (rows, top_ids[:, :20].ravel())),
+        shape=(len(users), ITEMS),
+    )
+    ids, _ = als.recommend(users, None, 10, exclude)
+    for row in range(len(users)):
+        assert not set(ids[row]) & set(top_ids[row, :20])
+    assert recall_at(ids, top_ids[:, 20:30]) >= 0.95
+
+
+def test_a_huge_exclusion_set_falls_back_to_exact(als: FactorModel[Any]) -> None:
+    # user 0 excludes every item but a few hundred: the index's candidates would all be
+    # excluded, so the exact path must answer (and equal plain exact search)
+    rng = np.random.default_rng(3)
+    keep = rng.choice(ITEMS, 300, replace=False)
+    excluded = np.setdiff1d(np.arange(ITEMS), keep)
+    assert len(excluded) > CANDIDATE_MAX_EXCLUDED
+    exclude = sp.csr_matrix(
+        (np.ones(len(excluded), np.float32), (np.zeros(len(excluded), int), excluded)),
+        shape=(2, ITEMS),
+    )
+    users = np.array([0, 1])
+    ids, scores = als.recommend(users, None, 10, exclude)
+    exact_ids, exact_scores = exact_recommend(als, users, None, 10, exclude)
+    np.testing.assert_array_equal(ids[0], exact_ids[0])
+    np.testing.assert_allclose(scores[0], exact_scores[0], rtol=1e-5)
+    assert set(ids[0]) <= set(keep)
+    assert recall_at(ids[1:], exact_ids[1:]) >= 0.9
+
+
+def test_unknown_user_without_history_gets_an_empty_row(als: FactorModel[Any]) -> None:
+    ids, scores = als.recommend(np.array([-1, 0]), None, 5)
+    assert (ids[0] == -1).all() and np.isneginf(scores[0]).all()
+    assert (ids[1] >= 0).all()
+
+
+def test_index_search_pads_and_maps_to_item_indices() -> None:
+    vectors = np.eye(8, dtype=np.float32)
+    servable = np.array([True, False] * 4)
+    index = IvfIndex.build(vectors, servable)
+    found = index.search(vectors[[2]], 10)
+    assert found.shape == (1, 4) and found[0, 0] == 2
+    assert set(found[0]) == {0, 2, 4, 6}
+
+
+# -- through the engine and HTTP ---------------------------------------------------------
+
+
+def recommended(client: TestClient, user: str, n: int = 8) -> tuple[list[str], list[float]]:
+    response = client.get(f"/v1/users/{user}/recommendations", params={"n": n})
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    return [e["item_id"] for e in items], [e["score"] for e in items]
+
+
+def test_engine_attaches_the_index_above_the_threshold_and_serves_the_same_top_items(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(ann_min_items=10)
+    assert client.post("/v1/feedback", json=synthetic_events()).status_code == 200
+    state: Any = client.app.state  # type: ignore[attr-defined]
+    assert state.engine.ann_min_items == 10
+    data = Dataset.from_store(state.store, state.settings.feedback_types)
+    model = create("als", factors=16, iterations=10).fit(data)
+    version = state.registry.register("als", model)
+    state.registry.promote("recommended", "als", version.version)
+    assert state.engine.refresh() == ["recommended"]
+
+    served = state.engine.served()["recommended"].model
+    assert isinstance(served, FactorModel) and served.candidate_index is not None
+    users = [user_id(u) for u in range(BLOCKS * USERS_PER_BLOCK)]
+    with_index = {u: recommended(client, u) for u in users}
+    served.attach_candidates(None)
+    for u in users:
+        ids, scores = recommended(client, u)
+        assert with_index[u][0] == ids
+        np.testing.assert_allclose(with_index[u][1], scores, rtol=1e-5, atol=1e-6)
+        assert len(ids) == 8
+
+
+def test_default_threshold_keeps_small_models_exact(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client()
+    assert client.post("/v1/feedback", json=synthetic_events()).status_code == 200
+    state: Any = client.app.state  # type: ignore[attr-defined]
+    assert state.engine.ann_min_items == 50_000
+    data = Dataset.from_store(state.store, state.settings.feedback_types)
+    version = state.registry.register("als", create("als", factors=16).fit(data))
+    state.registry.promote("recommended", "als", version.version)
+    state.engine.refresh()
+    assert state.engine.served()["recommended"].model.candidate_index is None
+    ids, _ = recommended(client, user_id(0))
+    assert len(ids) == 8
+
+
+def test_the_store_reads_a_whole_large_catalogue_in_chunks(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # loading a model reads every one of its items (1M at the serving benchmark's size),
+    # more than SQLite's or PostgreSQL's bound-parameter limit: get_many asks in chunks
+    monkeypatch.setattr(entities, "GET_MANY_CHUNK", 7)
+    store = Store.open(database_url)
+    try:
+        store.items.upsert([{"item_id": f"i{j}", "hidden": j % 5 == 0} for j in range(40)])
+        rows = store.items.get_many([f"i{j}" for j in range(45)] + ["i3"])
+        assert sorted(rows) == sorted(f"i{j}" for j in range(40))
+        assert [j for j in range(40) if rows[f"i{j}"]["hidden"]] == list(range(0, 40, 5))
+    finally:
+        store.close()
