@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
 
 from recserve.cli import main
@@ -17,9 +16,9 @@ from tests.api.conftest import synthetic_events
 from tests.live import live_server
 
 
-def fill_store(data_dir: Path) -> int:
+def fill_store(data_dir: Path, database_url: str | None = None) -> int:
     """The API tests' synthetic events plus two friendships; returns the event count."""
-    store = Store.open(Settings(data_dir=data_dir).resolved_database_url)
+    store = Store.open(Settings(data_dir=data_dir, database_url=database_url).resolved_database_url)
     try:
         rows = [
             {"event_id": f"e{i}", "value": None, "session_id": None, "recommendation_id": None, **e}
@@ -34,8 +33,9 @@ def fill_store(data_dir: Path) -> int:
     return len(rows)
 
 
-def cli(*args: str, data_dir: Path) -> str:
-    result = CliRunner().invoke(main, ["--data-dir", str(data_dir), *args])
+def cli(*args: str, data_dir: Path, database_url: str | None = None) -> str:
+    database = ["--database-url", database_url] if database_url else []
+    result = CliRunner().invoke(main, ["--data-dir", str(data_dir), *database, *args])
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -46,11 +46,13 @@ def test_status_of_an_empty_store(tmp_path: Path) -> None:
     assert "champions: none" in out
 
 
-def test_status_prints_counts_and_champions(tmp_path: Path) -> None:
-    n_events = fill_store(tmp_path)
-    cli("train", "--models", "popular,item_knn", data_dir=tmp_path)
+def test_status_prints_counts_and_champions(tmp_path: Path, database_url: str) -> None:
+    n_events = fill_store(tmp_path, database_url)
+    cli("train", "--models", "popular,item_knn", data_dir=tmp_path, database_url=database_url)
 
-    out = cli("status", data_dir=tmp_path)
+    out = cli("status", data_dir=tmp_path, database_url=database_url)
+    assert out.startswith(f"store: {database_url.split(':')[0]}, models in {tmp_path / 'models'}")
+    assert "?options" not in out  # the database URL is not printed
     assert f"users 24, items 30, events {n_events}, relations 2" in out
     lines = out.splitlines()
     recommended = next(line for line in lines if line.startswith("  recommended: "))
@@ -58,7 +60,7 @@ def test_status_prints_counts_and_champions(tmp_path: Path) -> None:
     assert any(line.startswith("  popular: popular/v0001 (popular)") for line in lines)
     assert "last training job: " in out and " succeeded (cli)" in out
 
-    report = json.loads(cli("status", "--json", data_dir=tmp_path))
+    report = json.loads(cli("status", "--json", data_dir=tmp_path, database_url=database_url))
     assert report["counts"] == {"users": 24, "items": 30, "events": n_events, "relations": 2}
     champion = report["champions"]["recommended"]
     assert champion["model"] == "item_knn/v0001" and champion["family"] == "item_knn"
@@ -70,7 +72,6 @@ def test_status_reports_an_unreachable_server(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "cannot reach http://127.0.0.1:9" in result.output
 
 
-@pytest.mark.slow
 def test_status_of_a_running_server(tmp_path: Path) -> None:
     fill_store(tmp_path)
     cli("train", "--models", "popular,item_knn", data_dir=tmp_path)

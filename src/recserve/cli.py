@@ -69,8 +69,18 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from recserve.api.app import create_app
+    from recserve.observability import configure_logging
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    # before uvicorn starts, so its own first lines follow the configured format too
+    configure_logging(settings.log_format, settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,  # the metrics middleware writes one access line per request
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+    )
 
 
 @main.command("import")

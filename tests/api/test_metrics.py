@@ -8,6 +8,9 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from recserve.api import create_app
+from recserve.api.deps import get_store
+from recserve.config import Settings
 from recserve.observability import observe_job_results, observe_training
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -143,3 +146,17 @@ def test_private_metrics_need_an_admin_key(make_client: Callable[..., TestClient
     reader = client.get("/metrics", headers={"X-API-Key": READER["key"]})
     assert reader.status_code == 403 and reader.json()["code"] == "insufficient_scope"
     scrape(client, **{"X-API-Key": ADMIN["key"]})
+
+
+def test_a_crash_is_counted_as_500(settings: Settings) -> None:
+    app = create_app(settings)
+
+    def broken_store() -> None:
+        raise RuntimeError("the database went away")
+
+    app.dependency_overrides[get_store] = broken_store
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/v1/users/u1").status_code == 500
+        samples = scrape(client)
+    assert requests_count(samples, "GET", "/v1/users/{user_id}", 500) == 1
+    assert samples[("recserve_http_requests_in_flight", frozenset())] == 1  # only the scrape

@@ -75,8 +75,8 @@ def local_status(settings: Settings) -> dict[str, Any]:
         last_job = {k: job.get(k) for k in ("job_id", "status", "trigger", "created_at", "error")}
     return {
         "source": "store",
-        "database": settings.resolved_database_url.split("://", 1)[0],
-        "data_dir": str(settings.data_dir),
+        "database": settings.resolved_database_url.split("://", 1)[0],  # no password shown
+        "models_dir": str(settings.models_dir),
         "counts": counts,
         "champions": champions,
         "last_job": last_job,
@@ -170,7 +170,7 @@ def format_status(status: dict[str, Any]) -> str:
 def _format_local(status: dict[str, Any]) -> str:
     counts = status["counts"]
     lines = [
-        f"store: {status['database']} in {status['data_dir']}",
+        f"store: {status['database']}, models in {status['models_dir']}",
         "  "
         + ", ".join(
             f"{name} {counts[name]:,}"

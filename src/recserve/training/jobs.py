@@ -30,6 +30,7 @@ from typing import Any
 
 from recserve.algorithms import Recommender, create
 from recserve.config import FeedbackType
+from recserve.observability import observe_job_results
 from recserve.registry import ArtifactError, ModelRegistry
 from recserve.store import Store
 from recserve.store.jobs import ACTIVE
@@ -362,6 +363,8 @@ class JobRunner:
             job = self.store.jobs.get(job_id)
             if job is not None and job["status"] in ACTIVE:  # exited 0 without finishing
                 self.store.jobs.fail(job_id, "the training worker exited before finishing")
+            # the fit times reach /metrics here: the worker process has its own registry
+            observe_job_results((job or {}).get("results") or {})
             if self.on_finish is not None:
                 self.on_finish()
         except Exception:
