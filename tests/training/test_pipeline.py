@@ -39,3 +39,11 @@ def test_the_social_model_needs_relations() -> None:
     empty = np.empty(0, dtype=np.int64)
     assert not applicable("social", replace(data, relations=(empty, empty)))
     assert applicable("item_knn", replace(data, relations=None))
+
+
+def test_a_capped_model_is_left_out_of_a_larger_catalogue() -> None:
+    """EASE's dense item-item matrix has a size cap: above it the run trains the others."""
+    data = make_synthetic()
+    assert applicable("ease", data, {})
+    assert not applicable("ease", data, {"max_items": data.n_items - 1})
+    assert applicable("item_knn", data, {"neighbours": 5})

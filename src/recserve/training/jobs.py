@@ -104,7 +104,7 @@ def run_training(
     steps("snapshot")
     start = time.perf_counter()
     data, stats = snapshot_with_stats(store, feedback_types)
-    chosen = {n: spec for n, spec in chosen.items() if applicable(spec[0], data)}
+    chosen = {n: spec for n, spec in chosen.items() if applicable(spec[0], data, spec[1])}
     if not chosen:
         raise ValueError("none of the requested models can be trained on this data")
     results: dict[str, Any] = {

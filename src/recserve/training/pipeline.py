@@ -65,11 +65,16 @@ def has_relations(data: Dataset) -> bool:
     return data.relations is not None and len(data.relations[0]) > 0
 
 
-def applicable(family: str, data: Dataset) -> bool:
-    """Whether ``family`` can be trained on ``data`` (e.g. the social model needs relations)."""
-    if family in NEEDS_TORCH and not torch_available():
+def applicable(family: str, data: Dataset, params: Mapping[str, Any] | None = None) -> bool:
+    """Whether ``family`` can be trained on ``data``: the social model needs relations, torch
+    models need torch, and a model with a size cap (EASE's dense item-item matrix:
+    ``max_items``) is left out of catalogues above it rather than failing the whole run."""
+    if family not in FAMILIES or (family in NEEDS_TORCH and not torch_available()):
         return False
-    return family in FAMILIES and (family not in NEEDS_RELATIONS or has_relations(data))
+    if family in NEEDS_RELATIONS and not has_relations(data):
+        return False
+    config = FAMILIES[family].config_class(**(params or {}))
+    return data.n_items <= getattr(config, "max_items", data.n_items)
 
 
 def select_models(
@@ -159,7 +164,7 @@ def train_default_models(
     report = TrainingReport(time.perf_counter() - start, stats)
     taken: set[str] = set()
     for name, (family, params, scenarios) in models.items():
-        if not applicable(family, data):
+        if not applicable(family, data, params):
             continue
         if progress:
             progress(name)
