@@ -19,7 +19,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[ml,bench,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[ml,bench,dev,spark]"
 	touch $(STAMP)
 
 demo: install

@@ -185,7 +185,8 @@ def bench(name: str, args: argparse.Namespace) -> list[Row]:
     )
     rows = []
     quantised: tuple[Recommender[Any], float] | None = None
-    for family in CLASSIC:
+    classic_families = [f.strip() for f in args.classic.split(",") if f.strip()]
+    for family in classic_families:
         if family not in FAMILIES:
             rows.append(Row(family, note="not available"))
             continue
@@ -205,7 +206,7 @@ def bench(name: str, args: argparse.Namespace) -> list[Row]:
             quantised = (model, row.fit_seconds)
         print(f"  {family}: NDCG@10 {row.ndcg:.4f} ({row.fit_seconds:.1f}s)", flush=True)
     print_table(f"{name} (leave-last-out, full ranking)", rows)
-    classic = [r for r in rows if r.name in CLASSIC and np.isfinite(r.ndcg)]
+    classic = [r for r in rows if r.name in classic_families and np.isfinite(r.ndcg)]
     sasrec = next((r for r in rows if r.name == "sasrec"), None)
     if classic and sasrec is not None and np.isfinite(sasrec.ndcg):
         best = max(classic, key=lambda r: r.ndcg)
@@ -231,6 +232,11 @@ def main() -> None:
         help="Optuna budget per classic model; 0: defaults",
     )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument(
+        "--classic",
+        default=",".join(CLASSIC),
+        help="Classic families to compare (EASE takes minutes per fit above ~15k items)",
+    )
     args = parser.parse_args()
     for name in args.datasets.split(","):
         bench(name.strip(), args)

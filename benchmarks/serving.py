@@ -154,6 +154,12 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (s), from /proc: the load-independent cost."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -244,6 +250,7 @@ async def _connection(
     stop_at: float,
     out: list[float],
     errors: list[int],
+    sweep: list[int] | None = None,
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     rnd = random.Random(port ^ id(out))
@@ -251,7 +258,12 @@ async def _connection(
         start = time.perf_counter()
         if start >= stop_at:
             break
-        target = path.format(user=user_id(rnd.randrange(users)))
+        if sweep is not None:  # every user once, in turn
+            if not sweep:
+                break
+            target = path.format(user=user_id(sweep.pop()))
+        else:
+            target = path.format(user=user_id(rnd.randrange(users)))
         writer.write(f"GET {target} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
         head = await reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
@@ -269,18 +281,30 @@ async def _connection(
 
 
 async def _drive(
-    port: int, path: str, users: int, connections: int, warmup: float, seconds: float
+    port: int,
+    path: str,
+    users: int,
+    connections: int,
+    warmup: float,
+    seconds: float,
+    sweep: bool = False,
 ) -> dict:
+    """The closed loop; ``sweep``: each user once (no warm-up, until all are done)."""
     now = time.perf_counter()
     warm_until, stop_at = now + warmup, now + warmup + seconds
+    pending = list(range(users))[::-1] if sweep else None
+    if sweep:
+        warm_until, stop_at = now, np.inf
     latencies: list[float] = []
     errors: list[int] = []
     await asyncio.gather(
         *(
-            _connection(port, path, users, warm_until, stop_at, latencies, errors)
+            _connection(port, path, users, warm_until, stop_at, latencies, errors, pending)
             for _ in range(connections)
         )
     )
+    if sweep:
+        seconds = time.perf_counter() - now
     lat = np.array(latencies) * 1000
     return {
         "requests": len(lat),
@@ -291,13 +315,16 @@ async def _drive(
     }
 
 
-def load(port: int, users: int, connections: int, warmup: float, seconds: float) -> dict:
+def load(
+    port: int, users: int, connections: int, warmup: float, seconds: float, sweep: bool = False
+) -> dict:
     """Run the load generator in a separate process; its figures."""
     result = subprocess.run(
         [
             *(sys.executable, __file__, "--role", "load", "--port", str(port)),
             *("--users", str(users), "--connections", str(connections)),
             *("--warmup", str(warmup), "--seconds", str(seconds)),
+            *(["--sweep"] if sweep else []),
         ],
         capture_output=True,
         text=True,
@@ -314,12 +341,14 @@ def in_process(data_dir: Path, users: int, profile: bool, min_items: int) -> dic
     from recserve.config import default_feedback_types
     from recserve.registry import ModelRegistry
     from recserve.serving import ServingEngine
+    from recserve.serving.history import HistoryCache
     from recserve.serving.retrieval import IvfIndex
     from recserve.store import Store
 
     store = Store.open(f"sqlite:///{(data_dir / 'recserve.sqlite').resolve()}")
     engine = ServingEngine(store, ModelRegistry(data_dir / "models"), default_feedback_types())
     engine.ann_min_items = min_items
+    engine.histories = HistoryCache(100_000)  # as the server: live histories cached
     engine.refresh()
     model: Any = engine.served()["recommended"].model
     out: dict[str, Any] = {}
@@ -338,7 +367,7 @@ def in_process(data_dir: Path, users: int, profile: bool, min_items: int) -> dic
             lists.append(engine.recommend(uid, 10).item_ids)
         return lists, (time.perf_counter() - start) / len(ids) * 1000
 
-    timed(sample[:50])  # first requests build the engine's lazy state (item catalogue)
+    timed(sample)  # first requests build lazy state (item catalogue, cached histories)
     ann, out["ann_ms"] = timed(sample)
     if profile:
         profiler = cProfile.Profile()
@@ -406,8 +435,19 @@ def bench_in(root: Path, n_items: int, args: argparse.Namespace) -> dict[str, An
         body = httpx.get(f"{base}/v1/users/{user_id(0)}/recommendations?n=10").json()
         assert len(body["items"]) == 10 and body["model"].startswith("als/"), body
         wait_until(f"http://127.0.0.1:{bare_port}/v1/users/x/recommendations", bare, root / "b")
-        for name, target in (("server", port), ("bare", bare_port)):
+        # each user once: the first request of a user reads their history from the store;
+        # afterwards the server is in the steady state of a long-running one (every active
+        # user's history cached)
+        cpu = cpu_seconds(server.pid)
+        result["sweep"] = load(port, args.users, args.connections, 0, 0, sweep=True)
+        result["sweep"]["cpu_ms"] = (
+            (cpu_seconds(server.pid) - cpu) / max(1, result["sweep"]["requests"]) * 1000
+        )
+        for name, target, pid in (("server", port, server.pid), ("bare", bare_port, bare.pid)):
+            cpu = cpu_seconds(pid)
             result[name] = load(target, args.users, args.connections, args.warmup, args.seconds)
+            served = result[name]["requests"] * (args.warmup + args.seconds) / args.seconds
+            result[name]["cpu_ms"] = (cpu_seconds(pid) - cpu) / max(1.0, served) * 1000
             # one connection: the latency of a request that does not queue behind others
             result[f"{name}_1"] = load(target, args.users, 1, args.warmup, args.seconds / 2)
         result["rss_serving"] = rss_mb(server.pid)
@@ -423,8 +463,15 @@ def report(r: dict[str, Any]) -> None:
         print(
             f"{name:<13} {x['rps']:8.0f} req/s   p50 {x['p50']:6.2f} ms   p99 {x['p99']:6.2f} ms"
             f"   ({x['requests']} requests, {x['errors']} errors)"
+            f"   CPU {x['cpu_ms']:.3f} ms/request"
         )
     print(f"throughput ratio recserve / bare: {s['rps'] / b['rps']:.2f}")
+    w = r["sweep"]
+    print(
+        f"first request of each user (history read from the store): {w['rps']:.0f} req/s"
+        f"   p50 {w['p50']:6.2f} ms   p99 {w['p99']:6.2f} ms   CPU {w['cpu_ms']:.3f} ms/request"
+    )
+    print(f"server CPU per request recserve / bare: {s['cpu_ms'] / b['cpu_ms']:.2f}")
     for name, x in (("recserve", r["server_1"]), ("bare FastAPI", r["bare_1"])):
         print(
             f"{name:<13} 1 connection: {x['rps']:6.0f} req/s   p50 {x['p50']:6.2f} ms"
@@ -457,6 +504,7 @@ def main() -> None:
     parser.add_argument("--ann-min-items", type=int, default=50_000)
     parser.add_argument("--bare-async", action="store_true", help="an async def peer endpoint")
     parser.add_argument("--profile", action="store_true", help="cProfile the request path")
+    parser.add_argument("--sweep", action="store_true", help="load role: each user once")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folders")
     parser.add_argument("--max-rss-mb", type=float, default=6000, help="stop a bigger server")
     args = parser.parse_args()
@@ -465,7 +513,10 @@ def main() -> None:
         return
     if args.role == "load":
         figures = asyncio.run(
-            _drive(args.port, args.path, args.users, args.connections, args.warmup, args.seconds)
+            _drive(
+                *(args.port, args.path, args.users, args.connections),
+                *(args.warmup, args.seconds, args.sweep),
+            )
         )
         print(json.dumps(figures))
         return

@@ -58,29 +58,62 @@ def main(
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="API processes sharing the port (uvicorn workers); with more than one, set "
+    "RECSERVE_REDIS_URL so they share champions, counters and rate limits (docs/scaling.md).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""
     settings = _settings(ctx)
-    _run_server(settings, host, port)
+    _run_server(settings, host, port, workers)
 
 
-def _run_server(settings: Settings, host: str, port: int) -> None:
+def worker_app() -> Any:
+    """The app of one ``serve --workers N`` process: settings from the environment, which
+    ``serve`` filled with its command-line overrides before starting the workers."""
+    from recserve.api.app import create_app
+
+    return create_app(load_settings())
+
+
+def _run_server(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    import os
+
     import uvicorn
 
-    from recserve.api.app import create_app
     from recserve.observability import configure_logging
 
     # before uvicorn starts, so its own first lines follow the configured format too
     configure_logging(settings.log_format, settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=False,  # the metrics middleware writes one access line per request
-        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": False,  # the metrics middleware writes one access line per request
+        "log_config": None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+    }
+    if workers == 1:
+        from recserve.api.app import create_app
+
+        uvicorn.run(create_app(settings), **options)
+        return
+    if not settings.redis_url:
+        logging.getLogger("recserve.cli").warning(
+            "%d workers without redis_url: each keeps its own live counters and rate limits, "
+            "and sees promotions made through another only at its next model poll",
+            workers,
+        )
+    # the workers are new processes that load the settings themselves: hand them the
+    # command-line overrides through the environment (this supervising process never
+    # imports the app: it only starts, watches and stops the workers)
+    os.environ["RECSERVE_DATA_DIR"] = str(settings.data_dir)
+    os.environ["RECSERVE_DATABASE_URL"] = settings.resolved_database_url
+    uvicorn.run("recserve.cli:worker_app", factory=True, workers=workers, **options)
 
 
 @main.command("import")
@@ -133,11 +166,36 @@ def import_(ctx: click.Context, source: Path, fmt: str | None, kind: str | None)
     help="if_better: only when a model beats the scenario's champion on the same holdout "
     "(a scenario without a champion always gets one).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="spark: train ALS with Spark MLlib on RECSERVE_SPARK_MASTER (docs/spark.md).",
+)
+@click.option(
+    "--from-parquet",
+    type=click.Path(exists=True, path_type=Path),
+    help="With --engine spark: train on this Parquet export of events, not the store.",
+)
 @click.pass_context
-def train(ctx: click.Context, models: str | None, promote: str) -> None:
+def train(
+    ctx: click.Context,
+    models: str | None,
+    promote: str,
+    engine: str = "local",
+    from_parquet: Path | None = None,
+) -> None:
     """Train the default models on a snapshot of the store, evaluate them on a holdout and
     promote the ones that beat their scenario's champion (the same job as POST
     /v1/models/train, run here synchronously and recorded at /v1/jobs)."""
+    if engine == "spark":
+        if models:
+            raise click.UsageError("--models applies to --engine local; spark trains ALS")
+        _train_spark(ctx, promote, from_parquet)
+        return
+    if from_parquet is not None:
+        raise click.UsageError("--from-parquet needs --engine spark")
     from recserve.registry import ModelRegistry
     from recserve.training.jobs import execute_job
     from recserve.training.pipeline import select_models
@@ -179,6 +237,56 @@ def train(ctx: click.Context, models: str | None, promote: str) -> None:
         click.echo(
             f"  {name}: {info['version']} fitted in {info['fit_seconds']:.2f}s, "
             f"ndcg@10 {ndcg:.4f}, promoted to {promoted}"
+        )
+        for scenario, reason in info["not_promoted"].items():
+            click.echo(f"      not {scenario}: {reason}")
+
+
+def _train_spark(ctx: click.Context, promote: str, from_parquet: Path | None) -> None:
+    """``train --engine spark``: ALS on Spark, recorded as a job like a local run."""
+    import os
+
+    from recserve.registry import ModelRegistry
+    from recserve.training.spark_als import ExportError, SparkUnavailable, run_spark_training
+
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        request = {"engine": "spark", "promote": promote, "from_parquet": str(from_parquet or "")}
+        job = store.jobs.create(request, trigger="cli")
+        store.jobs.start(job["job_id"], os.getpid())
+
+        def progress(fraction: float, step: str) -> None:
+            store.jobs.update(job["job_id"], progress=round(fraction, 4), step=step)
+            click.echo(f"  {step} ...", err=True)
+
+        try:
+            results = run_spark_training(
+                ModelRegistry(settings.models_dir),
+                settings.feedback_types,
+                store=None if from_parquet else store,
+                parquet=from_parquet,
+                master=settings.spark_master,
+                promote=promote,  # type: ignore[arg-type]
+                work_dir=settings.data_dir / "spark",
+                progress=progress,
+            )
+        except (ValueError, SparkUnavailable) as exc:  # ExportError is a ValueError
+            store.jobs.fail(job["job_id"], str(exc))
+            kind = "bad export" if isinstance(exc, ExportError) else "training failed"
+            raise click.ClickException(f"{kind}: {exc}") from exc
+        store.jobs.finish(job["job_id"], results)
+    finally:
+        store.close()
+    spark = results["engine"]
+    click.echo(f"engine: spark {spark['spark_version']} on {spark['master']}")
+    click.echo(f"snapshot: {results['data']} in {results['snapshot_seconds']:.2f}s")
+    click.echo(f"holdout: {results['split']['name']} {results['split']['params']}")
+    for name, info in results["models"].items():
+        promoted = ", ".join(info["promoted_to"]) or "nothing"
+        click.echo(
+            f"  {name}: {info['version']} fitted in {info['fit_seconds']:.2f}s, "
+            f"ndcg@10 {info['metrics']['ndcg@10']:.4f}, promoted to {promoted}"
         )
         for scenario, reason in info["not_promoted"].items():
             click.echo(f"      not {scenario}: {reason}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -90,17 +91,37 @@ class Scope(enum.StrEnum):
 
 
 class ApiKey(BaseModel):
-    """One API key. ``key`` may be given plain or as ``sha256:<hex>`` so configs hold no secrets."""
+    """One API key. ``key`` may be given plain or as ``sha256:<hex>`` so configs hold no secrets.
 
-    key: str = Field(min_length=8)
+    A plain key is replaced by its ``sha256:`` digest as soon as the settings are validated:
+    the clear text is never kept in memory past start-up, shown in a repr or logged.
+    """
+
+    key: str = Field(min_length=8, repr=False)
     scopes: set[Scope] = Field(min_length=1)
     name: str = ""
+    rate_limit_per_minute: int | None = Field(
+        default=None, ge=1, description="Requests per minute for this key; unset: the default."
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _hashed(cls, value: str) -> str:
+        if value.startswith("sha256:"):
+            digest = value.removeprefix("sha256:").lower()
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError("a sha256: key must be followed by 64 hexadecimal digits")
+            return "sha256:" + digest
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
     @property
     def digest(self) -> str:
-        if self.key.startswith("sha256:"):
-            return self.key.removeprefix("sha256:").lower()
-        return hashlib.sha256(self.key.encode()).hexdigest()
+        return self.key.removeprefix("sha256:")
+
+    @property
+    def label(self) -> str:
+        """How logs and rate-limit counters name the key: its name, or a digest prefix."""
+        return self.name or self.digest[:12]
 
     def allows(self, scope: Scope) -> bool:
         """``admin`` implies every scope; ``read`` and ``write`` are independent."""
@@ -140,6 +161,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Factor models with at least this many items serve top-n through faiss ANN.",
     )
+    # users' live histories cached by serving (src/recserve/serving/history.py)
+    history_cache_users: int = Field(
+        default=100_000, ge=0, description="Users whose live history serving caches; 0: off."
+    )
+    history_cache_ttl_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Expiry of a cached history; unset: none alone, 1 s with redis_url.",
+    )
     log_level: str = "INFO"
     # observability (docs/observability.md) ----------------------------------------------
     log_format: Literal["text", "json"] = Field(
@@ -149,6 +179,32 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(
         default=True,
         description="GET /metrics without an API key; false: it needs an admin key.",
+    )
+    # scale-out and security (docs/scaling.md) -------------------------------------------
+    redis_url: str | None = Field(
+        default=None,
+        repr=False,  # may hold a password
+        description="Redis shared by API replicas; unset: single-process mode.",
+    )
+    redis_prefix: str = Field(
+        default="recserve",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Prefix of every Redis key and channel (one per deployment).",
+    )
+    rate_limit_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="Requests per minute per API key (per client address when open); unset: off.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser; empty: no CORS headers.",
+    )
+    # Spark training engine (docs/spark.md) ----------------------------------------------
+    spark_master: str = Field(
+        default="local[*]",
+        min_length=1,
+        description="Spark master URL for `recserve train --engine spark`: local[N] or a cluster.",
     )
 
     @classmethod
@@ -179,6 +235,13 @@ class Settings(BaseSettings):
     def _some_positive_type(cls, value: dict[str, FeedbackType]) -> dict[str, FeedbackType]:
         if not any(t.kind in (FeedbackKind.POSITIVE, FeedbackKind.RATING) for t in value.values()):
             raise ValueError("at least one feedback type must be positive or a rating")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
         return value
 
     @field_validator("log_level")

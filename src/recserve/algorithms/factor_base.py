@@ -227,7 +227,8 @@ class FactorModel(Recommender[C]):
         out[known] = self.user_factors[users[known]]
         rows = np.flatnonzero(self._has_history(history, len(users)))
         if len(rows):
-            out[rows] = self._fold_in(users[rows], history[rows])
+            part = history if len(rows) == len(users) else history[rows]  # one request: no copy
+            out[rows] = self._fold_in(users[rows], part)
         return out
 
     def query_vectors(self, users: np.ndarray, history: sp.csr_matrix | None = None) -> np.ndarray:

@@ -9,13 +9,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 import recserve
 from recserve.api.deps import authorize, key_table
 from recserve.api.errors import ERROR_RESPONSES, install_error_handlers
 from recserve.api.metrics import app_metrics
 from recserve.api.metrics import router as metrics_router
-from recserve.api.middleware import BodyGuardMiddleware, MetricsMiddleware, RequestIdMiddleware
+from recserve.api.middleware import (
+    RATE_LIMITED_RESPONSE,
+    AccessMiddleware,
+    BodyGuardMiddleware,
+    MetricsMiddleware,
+    RequestIdMiddleware,
+)
+from recserve.api.routes import experiments as experiments_routes
 from recserve.api.routes import (
     feedback,
     health,
@@ -28,9 +36,11 @@ from recserve.api.routes import (
 from recserve.api.routes import jobs as jobs_routes
 from recserve.api.routes import models as models_routes
 from recserve.config import Settings
+from recserve.dashboard import mount as mount_dashboard
 from recserve.observability import configure_logging
-from recserve.registry import ModelRegistry
+from recserve.replication import Replication
 from recserve.serving import ServingEngine
+from recserve.serving.history import HistoryCache, replica_ttl
 from recserve.store import Store
 from recserve.training.jobs import JobRunner
 from recserve.training.schedule import TrainingSchedule
@@ -75,7 +85,7 @@ def start_training(
         settings.resolved_database_url,
         settings.models_dir,
         settings.feedback_types,
-        on_finish=engine.refresh,
+        on_finish=app.state.replication.champions_changed,  # refresh, tell other replicas
     )
     app.state.job_runner = runner
     schedule = None
@@ -92,14 +102,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if not settings.api_keys:
         log.warning("no API keys configured: the service is open to anyone who can reach it")
     store = Store.open(settings.resolved_database_url)
-    registry = ModelRegistry(settings.models_dir)
+    replication: Replication = app.state.replication
+    registry = replication.registry(settings.models_dir)  # publishes promotions to replicas
     engine = ServingEngine(store, registry, settings.feedback_types)
     engine.ann_min_items = settings.ann_min_items
+    engine.histories = HistoryCache(
+        settings.history_cache_users,
+        replica_ttl(settings.history_cache_ttl_seconds, replicas=settings.redis_url is not None),
+    )
     try:
         engine.refresh()
     except Exception:
         log.exception("loading champions failed; serving starts without models")
     app.state.store, app.state.registry, app.state.engine = store, registry, engine
+    replication.attach(engine)  # with redis_url: shared counters, champion notifications
     poller = None
     if settings.model_poll_seconds > 0:
         poller = ChampionPoller(engine, settings.model_poll_seconds)
@@ -113,7 +129,35 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner.stop()
         if poller is not None:
             poller.stop()
+        await replication.close()
+        engine.experiments.close()  # write the served lists still queued
         store.close()
+
+
+def add_access_middleware(app: FastAPI, settings: Settings) -> None:
+    """API keys and rate limits on /v1 before the body is read; outside them, CORS (when
+    ``cors_origins`` is set), so preflights need no key and 401/429 answers carry CORS."""
+    app.add_middleware(
+        AccessMiddleware,
+        keys=app.state.api_keys,
+        limiter=app.state.replication.limiter,
+        default_limit=settings.rate_limit_per_minute,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "Location",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+            ],
+            max_age=600,
+        )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -125,13 +169,19 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.api_keys = key_table(settings.api_keys)
+    app.state.replication = Replication(settings)
     install_error_handlers(app)
     # The last added is the outermost: request ids are set before the body is checked.
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_request_bytes)
+    add_access_middleware(app, settings)  # keys and rate limits first, then CORS around them
     app.add_middleware(MetricsMiddleware, metrics=app_metrics(app))  # counts the 413s too
     app.add_middleware(RequestIdMiddleware)
 
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
+    v1 = APIRouter(
+        prefix="/v1",
+        dependencies=[Depends(authorize)],
+        responses={**ERROR_RESPONSES, **RATE_LIMITED_RESPONSE},
+    )
     for module in (
         items,
         users,
@@ -141,9 +191,11 @@ def create_app(settings: Settings) -> FastAPI:
         scenarios,
         models_routes,
         jobs_routes,
+        experiments_routes,
     ):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
     app.include_router(metrics_router)
+    mount_dashboard(app)  # pages at / and /dashboard/...
     return app

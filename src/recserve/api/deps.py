@@ -53,18 +53,18 @@ api_key_header = APIKeyHeader(
 )
 
 
-def key_table(keys: list[ApiKey]) -> list[tuple[bytes, ApiKey]]:
-    """(SHA-256 digest, key) pairs, computed once at start-up."""
+KeyTable = list[tuple[bytes, ApiKey]]
+AUTHENTICATED = "api_key"  # scope["state"] entry set by AccessMiddleware: the caller's key
+
+
+def key_table(keys: list[ApiKey]) -> KeyTable:
+    """(SHA-256 digest, key) pairs, computed once at start-up. Settings hold only digests:
+    ``ApiKey`` hashes a plain key when the settings are validated."""
     return [(key.digest.encode(), key) for key in keys]
 
 
-def authenticate(
-    request: Request, presented: Annotated[str | None, Security(api_key_header)]
-) -> ApiKey | None:
-    """The caller's key; None when the service runs open (no keys configured)."""
-    table: list[tuple[bytes, ApiKey]] = request.app.state.api_keys
-    if not table:
-        return None
+def identify(table: KeyTable, presented: str | None) -> ApiKey:
+    """The configured key whose digest matches ``presented``; 401 ``ApiError`` otherwise."""
     if not presented:
         raise ApiError(401, "missing_api_key", "send an API key in the X-API-Key header")
     digest = hashlib.sha256(presented.encode("utf-8", errors="replace")).hexdigest().encode()
@@ -77,10 +77,43 @@ def authenticate(
     return found
 
 
+# POST routes that only compute an answer from the body and store nothing: a ``read`` key
+# may call them (the body carries a list of ids too long for a query string)
+READ_ONLY_POSTS = re.compile(r"/v1/(users/[^/]+/rank|sessions/recommendations)")
+
+
+def method_scope(method: str, path: str = "") -> Scope:
+    """The scope a /v1 request needs: reads (and the read-only POSTs) ``read``, the rest
+    ``write``."""
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return Scope.READ
+    if method == "POST" and READ_ONLY_POSTS.fullmatch(path):
+        return Scope.READ
+    return Scope.WRITE
+
+
+def authenticate(
+    request: Request, presented: Annotated[str | None, Security(api_key_header)]
+) -> ApiKey | None:
+    """The caller's key; None when the service runs open (no keys configured).
+
+    On /v1 routes ``AccessMiddleware`` has already checked the key before the body was
+    read; its answer is reused here. Other routes (``/metrics``) check it now.
+    """
+    state = request.scope.get("state") or {}
+    if AUTHENTICATED in state:
+        return state[AUTHENTICATED]
+    table: KeyTable = request.app.state.api_keys
+    if not table:
+        return None
+    return identify(table, presented)
+
+
 CallerDep = Annotated[ApiKey | None, Depends(authenticate)]
 
 
-def _check_scope(key: ApiKey | None, scope: Scope) -> None:
+def check_scope(key: ApiKey | None, scope: Scope) -> None:
+    """403 ``insufficient_scope`` unless ``key`` (None: open mode) allows ``scope``."""
     if key is not None and not key.allows(scope):
         raise ApiError(
             403, "insufficient_scope", f"this API key does not have the {scope.value!r} scope"
@@ -91,15 +124,18 @@ def require(scope: Scope) -> Callable[[ApiKey | None], ApiKey | None]:
     """A dependency that needs ``scope``: ``dependencies=[Depends(require(Scope.ADMIN))]``."""
 
     def check(key: CallerDep) -> ApiKey | None:
-        _check_scope(key, scope)
+        check_scope(key, scope)
         return key
 
     return check
 
 
 def authorize(request: Request, key: CallerDep) -> ApiKey | None:
-    """The default for /v1: reads need ``read``, every other method needs ``write``."""
-    _check_scope(key, Scope.READ if request.method in ("GET", "HEAD", "OPTIONS") else Scope.WRITE)
+    """The default for /v1: reads need ``read``, every other method needs ``write``.
+
+    ``AccessMiddleware`` applies the same rule before the body is read; this dependency
+    keeps it on every /v1 route even if the middleware is not installed."""
+    check_scope(key, method_scope(request.method, request.url.path))
     return key
 
 

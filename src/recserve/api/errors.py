@@ -203,10 +203,20 @@ async def _handle_database_integrity(_request: Request, exc: sa.exc.IntegrityErr
     return error_response(409, "conflict", "the request conflicts with stored data; retry it")
 
 
-async def _handle_database_operational(
-    _request: Request, exc: sa.exc.OperationalError
-) -> JSONResponse:
-    log.error("database unavailable: %s", exc.orig)
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached (down, restarting, connection
+    dropped, pool exhausted) rather than that the request was wrong."""
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+
+
+async def _handle_database_error(_request: Request, exc: sa.exc.SQLAlchemyError) -> JSONResponse:
+    """An outage answers 503 ``database_unavailable`` (the client retries; the pool's
+    pre-ping reconnects once the database is back); any other database error is a bug."""
+    if not database_unavailable(exc):
+        raise exc  # a bug: the last-resort handler answers 500 and logs it
+    log.error("database unavailable: %s", getattr(exc, "orig", None) or exc)
     return error_response(
         503,
         "database_unavailable",
@@ -229,7 +239,9 @@ def install_error_handlers(app: FastAPI) -> None:
         ModelNotReady: _handle_model_not_ready,
         sa.exc.DataError: _handle_database_data,
         sa.exc.IntegrityError: _handle_database_integrity,
-        sa.exc.OperationalError: _handle_database_operational,
+        sa.exc.OperationalError: _handle_database_error,
+        sa.exc.DBAPIError: _handle_database_error,  # InterfaceError, dropped connections
+        sa.exc.TimeoutError: _handle_database_error,  # no pooled connection came free
         Exception: _handle_unexpected,
     }
     for exc_class, handler in handlers.items():
@@ -246,5 +258,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "Not found",
         413: "Request body or batch too large",
         422: "Validation error",
+        503: "The database is unreachable (database_unavailable); retry after Retry-After",
     }.items()
 }

@@ -11,11 +11,16 @@ import uuid
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from recserve.api.errors import PayloadTooLarge, error_response
+from recserve.api.deps import AUTHENTICATED, KeyTable, check_scope, identify, method_scope
+from recserve.api.errors import ApiError, PayloadTooLarge, error_response
+from recserve.config import ApiKey
 from recserve.observability import REQUEST_ID, HttpMetrics
+from recserve.replication import RateLimiter
+from recserve.schemas import ErrorBody
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_FORM_PATHS = "/dashboard/"  # the dashboard posts HTML forms (urlencoded, multipart)
 
 
 def _is_json(content_type: str) -> bool:
@@ -66,6 +71,7 @@ class BodyGuardMiddleware:
             has_body
             and scope["method"] in _BODY_METHODS
             and not _is_json(headers.get("content-type", ""))
+            and not scope["path"].startswith(_FORM_PATHS)
         ):
             response = error_response(
                 415,
@@ -209,3 +215,90 @@ class MetricsMiddleware:
             self.metrics.count_events(int(answer["accepted"]), int(answer["duplicates"]))
         except (ValueError, KeyError, TypeError):
             access_log.warning("could not read the event counts of a feedback answer")
+
+
+class AccessMiddleware:
+    """API-key check and per-caller rate limit for /v1, before any body is read.
+
+    With keys configured, a /v1 request without a valid ``X-API-Key`` gets 401, and one
+    whose key lacks the method's scope (reads ``read``, the rest ``write``) gets 403; the
+    key found is left in ``scope['state']`` for the route dependencies (``admin`` routes
+    check it there). Then, with a limit (the key's ``rate_limit_per_minute``, else the
+    setting), the caller (the key, or the client address when the service runs open) is
+    counted: over the limit the answer is 429 ``rate_limited`` with ``Retry-After``.
+    Limited answers carry ``X-RateLimit-Limit`` and ``X-RateLimit-Remaining``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: KeyTable,
+        limiter: RateLimiter,
+        default_limit: int | None,
+        prefix: str = "/v1",
+    ):
+        self.app = app
+        self.keys = keys
+        self.limiter = limiter
+        self.default_limit = default_limit
+        self.prefix = prefix
+
+    def _guarded(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._guarded(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        key = None
+        if self.keys:
+            try:
+                key = identify(self.keys, Headers(scope=scope).get("x-api-key"))
+                check_scope(key, method_scope(scope["method"], scope["path"]))
+            except ApiError as exc:
+                await error_response(exc.status, exc.code, exc.message)(scope, receive, send)
+                return
+        scope.setdefault("state", {})[AUTHENTICATED] = key
+        limit = (key.rate_limit_per_minute if key else None) or self.default_limit
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        decision = await self.limiter.hit(self._caller(scope, key), limit)
+        counters = {
+            "X-RateLimit-Limit": str(decision.limit),
+            "X-RateLimit-Remaining": str(decision.remaining),
+        }
+        if not decision.allowed:
+            response = error_response(
+                429,
+                "rate_limited",
+                f"more than {limit} requests in a minute; retry in {decision.retry_after} s",
+                headers={"Retry-After": str(decision.retry_after), **counters},
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_counters(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in counters.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_counters)
+
+    @staticmethod
+    def _caller(scope: Scope, key: ApiKey | None) -> str:
+        """Who is counted: the key's digest (never the key), else the client address."""
+        if key is not None:
+            return "key:" + key.digest[:32]
+        client = scope.get("client")
+        return "ip:" + (str(client[0]) if client else "unknown")
+
+
+RATE_LIMITED_RESPONSE: dict[int | str, dict[str, object]] = {
+    429: {
+        "model": ErrorBody,
+        "description": "Over the API key's rate limit (code rate_limited); see Retry-After",
+    }
+}

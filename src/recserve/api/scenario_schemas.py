@@ -38,6 +38,10 @@ class ListResponse(BaseModel):
     offset: int = 0
     recommendation_id: str
     model: str
+    experiment: str | None = Field(
+        default=None, description="The A/B experiment this list was served under, if any"
+    )
+    variant: str | None = Field(default=None, description="The user's variant in it")
 
 
 class Group(BaseModel):

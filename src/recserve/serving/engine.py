@@ -25,13 +25,14 @@ import scipy.sparse as sp
 
 from recserve.algorithms import Recommender
 from recserve.config import FeedbackKind, FeedbackType
-from recserve.data import Dataset, Vocabulary
-from recserve.data.dataset import POSITIVE
+from recserve.data import Vocabulary
+from recserve.experiments.router import Arm, ExperimentRouter
 from recserve.registry import ArtifactError, ModelRegistry, ModelVersion
 from recserve.serving import scenarios
 from recserve.serving.catalogue import ItemCatalogue
 from recserve.serving.explain import Explanation
-from recserve.serving.live import LiveCounts
+from recserve.serving.history import HistoryCache, UserHistory
+from recserve.serving.live import LiveCounter, LiveCountsFactory, local_counts
 from recserve.serving.options import ListOptions
 from recserve.serving.retrieval import ANN_MIN_ITEMS, attach_retrieval
 from recserve.serving.sessions import session_items
@@ -63,6 +64,16 @@ FALLBACK = {
 REQUIRED_SCENARIOS = ("recommended", "similar_items", "popular")
 
 
+def _store_unreachable(exc: BaseException) -> bool:
+    """A database outage (down, restarting, dropped connection, pool exhausted), as opposed
+    to a bug; the API maps the same errors to 503 ``database_unavailable``."""
+    import sqlalchemy as sa
+
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+
+
 class ModelNotReady(RuntimeError):
     """No champion has been trained and promoted for the scenario yet."""
 
@@ -79,15 +90,6 @@ class ServedModel:
 
 
 @dataclass(frozen=True)
-class UserHistory:
-    """A user's live state in one model's item space."""
-
-    positive: sp.csr_matrix  # 1 x items, summed confidence of positive events
-    seen: sp.csr_matrix  # 1 x items, what never to recommend again
-    sequence: np.ndarray  # item indices of positive events, oldest first
-
-
-@dataclass(frozen=True)
 class RecommendationList:
     item_ids: list[str]
     scores: list[float]
@@ -95,6 +97,8 @@ class RecommendationList:
     recommendation_id: str
     explanations: list[Explanation] | None = None  # with ``explain``: one per item
     pinned: frozenset[str] = frozenset()  # items placed by a pin rule
+    experiment: str | None = None  # served under this A/B experiment ...
+    variant: str | None = None  # ... as this variant (recserve.experiments)
 
 
 def new_recommendation_id() -> str:
@@ -114,9 +118,16 @@ class ServingEngine:
         self._refused: set[str] = set()  # refs that failed to load: not retried every poll
         self._refresh_lock = threading.Lock()
         self._catalogues: dict[str, ItemCatalogue] = {}  # model ref -> its item catalogue
-        self._live: dict[str, LiveCounts] = {}  # model ref -> events counted since training
+        self._live: dict[str, LiveCounter] = {}  # model ref -> events counted since training
+        # in-process by default; several replicas share counters (recserve.replication)
+        self.live_counts_factory: LiveCountsFactory = local_counts
         self._state_lock = threading.Lock()
+        # users' live histories: off unless the caller reports every write (observe_feedback,
+        # forget_user), as the API does; app.py sizes it from Settings (serving/history.py)
+        self.histories = HistoryCache(max_users=0)
         self._load_forgotten()  # privacy deletes: see the forgotten users block below
+        # A/B experiments: see the experiments block below
+        self.experiments = ExperimentRouter(store.experiments, self.load_version)
 
     # champions ----------------------------------------------------------------------------
 
@@ -176,7 +187,8 @@ class ServingEngine:
 
     def set_item_blocked(self, item_id: str, blocked: bool) -> None:
         """An item was hidden, shown or deleted: apply it to every served model at once."""
-        for served in {id(s): s for s in self._served.values()}.values():
+        models = [*self._served.values(), *self.experiments.models()]
+        for served in {id(s): s for s in models}.values():
             assert served.model.items is not None
             index = served.model.items.get(item_id)
             if index >= 0:
@@ -198,25 +210,33 @@ class ServingEngine:
     # requests -----------------------------------------------------------------------------
 
     def _history(self, user_id: str, items: Vocabulary) -> UserHistory:
-        """The user's live history in the model's item space, read from the store now."""
-        events = self.store.feedback.user_history(user_id)
-        if not events:
+        """The user's live history in the model's item space: from the history cache, else
+        read from the store now (serving/history.py says when entries are dropped).
+
+        When the store cannot be reached the answer comes from the model's trained state
+        alone (an empty live history: models fall back to the user's training row), so
+        recommendations go on through a database outage; counted in ``history_fallbacks``
+        and logged (docs/reliability.md). The empty history is not cached."""
+        try:
+            return self.histories.get(
+                user_id,
+                items,
+                lambda: self.store.feedback.user_history(user_id),
+                self.feedback_types,
+            )
+        except Exception as exc:
+            if not _store_unreachable(exc):
+                raise
+            self.history_fallbacks += 1
+            now = time.monotonic()
+            if now - self._fallback_logged_at >= 10.0:  # one line per 10 s of outage
+                self._fallback_logged_at = now
+                log.warning("store unreachable (%s): serving from trained state", exc)
             empty = sp.csr_matrix((1, len(items)), dtype=np.float32)
             return UserHistory(empty, empty, np.empty(0, dtype=np.int64))
-        item_ids, types, values, timestamps = zip(*events, strict=True)
-        data = Dataset.from_events(
-            np.full(len(events), user_id, dtype=object),
-            np.array(item_ids, dtype=object),
-            np.array(types, dtype=object),
-            np.array([np.nan if v is None else v for v in values], dtype=np.float64),
-            np.array(timestamps, dtype=np.float64),
-            self.feedback_types,
-            users=Vocabulary([user_id]),
-            items=items,
-        )
-        positive = (data.kind == POSITIVE) & (data.item >= 0)  # events come oldest first
-        sequence = data.item[positive].astype(np.int64)
-        return UserHistory(data.positive_matrix(), data.seen_matrix(), sequence)
+
+    history_fallbacks = 0  # answers served without the live history (store unreachable)
+    _fallback_logged_at = -np.inf
 
     @staticmethod
     def _exclusion(served: ServedModel, seen: sp.csr_matrix | None) -> sp.csr_matrix:
@@ -252,7 +272,7 @@ class ServingEngine:
                     assert served.model.items is not None
                     items = served.model.items
                     catalogue = ItemCatalogue(items, self.store.items.get_many(list(items.ids)))
-                    live = {s.ref for s in self._served.values()}
+                    live = self._live_refs()
                     self._catalogues = {
                         **{r: c for r, c in self._catalogues.items() if r in live},
                         served.ref: catalogue,
@@ -268,7 +288,7 @@ class ServingEngine:
             for item_id in item_ids:
                 catalogue.update(item_id, rows.get(item_id))
 
-    def live_counts(self, served: ServedModel) -> LiveCounts:
+    def live_counts(self, served: ServedModel) -> LiveCounter:
         items = served.model.items
         assert items is not None
         counts = self._live.get(served.ref)
@@ -276,8 +296,11 @@ class ServingEngine:
             with self._state_lock:
                 counts = self._live.get(served.ref)
                 if counts is None or counts.items is not items:
-                    counts = LiveCounts(items) if counts is None else counts.regrown(items)
-                    live = {s.ref for s in self._served.values()}
+                    if counts is None:
+                        counts = self.live_counts_factory(served.ref, items)
+                    else:
+                        counts = counts.regrown(items)
+                    live = self._live_refs()
                     self._live = {
                         **{r: c for r, c in self._live.items() if r in live},
                         served.ref: counts,
@@ -286,7 +309,9 @@ class ServingEngine:
 
     def observe_feedback(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Events just stored: count positive ones for the live popular and trending answers."""
+        self.histories.invalidate({str(e["user_id"]) for e in events})  # before any return
         targets = [s for s in map(self._served.get, ("popular", "trending")) if s is not None]
+        targets += self.experiments.live_ranked()  # global-ranking variants count live too
         if not targets:
             return
         pairs = [
@@ -312,8 +337,11 @@ class ServingEngine:
     def recommend(
         self, user_id: str, n: int = 10, options: ListOptions | None = None
     ) -> RecommendationList:
-        """Top-n for a user, without what they already gave feedback on; cold users get popular."""
-        return scenarios.recommend(self, user_id, replace(options or ListOptions(), n=n))
+        """Top-n for a user, without what they already gave feedback on; cold users get popular.
+        Under a running experiment the user's variant answers and the list is logged."""
+        served, arm = self.served_for("recommended", user_id)
+        result = scenarios.recommend(self, user_id, replace(options or ListOptions(), n=n), served)
+        return result if arm is None else self.experiments.record(arm, user_id, result)
 
     def similar_items(
         self, item_id: str, n: int = 10, options: ListOptions | None = None
@@ -341,8 +369,16 @@ class ServingEngine:
     def global_ranking(
         self, scenario: str, user_id: str | None, options: ListOptions
     ) -> RecommendationList:
-        """popular, trending or latest, with live counters for the first two."""
-        return scenarios.global_ranking(self, scenario, user_id, options)
+        """popular, trending or latest, with live counters for the first two. With a user,
+        under a running experiment on the scenario, the user's variant answers (logged)."""
+        if user_id is None:
+            return scenarios.global_ranking(self, scenario, None, options)
+        served: ServedModel | None
+        served, arm = self.served_for(scenario, user_id)
+        if arm is not None and arm.variant.scenario is not None:
+            scenario, served = arm.variant.scenario, None  # that champion, its own live counts
+        result = scenarios.global_ranking(self, scenario, user_id, options, served)
+        return result if arm is None else self.experiments.record(arm, user_id, result)
 
     def people_you_may_know(self, user_id: str, n: int, offset: int = 0) -> scenarios.UserList:
         return scenarios.people_you_may_know(self, user_id, n, offset)
@@ -434,10 +470,13 @@ class ServingEngine:
             log.warning("reading forgotten users failed; keeping the marks already known")
             stored = {}
         with self._state_lock:  # a mark added meanwhile by forget_user is kept
-            for key, at in getattr(self, "_forgotten", {}).items():
+            held = getattr(self, "_forgotten", {})
+            for key, at in held.items():
                 if at > stored.get(key, -np.inf):
                     stored[key] = at
             self._forgotten = stored
+        if any(at > held.get(key, -np.inf) for key, at in stored.items()):
+            self.histories.clear()  # deleted through another replica: drop cached histories
 
     def _forgotten_marks(self) -> dict[str, float]:
         if time.monotonic() - self._forgotten_read_at >= self.forgotten_reload_seconds:
@@ -447,6 +486,7 @@ class ServingEngine:
     def forget_user(self, user_id: str, deleted_at: float | None = None) -> None:
         """The user was deleted (at ``deleted_at``; default: the time the store recorded):
         served models trained on data taken before then stop using them at once."""
+        self.histories.invalidate([user_id])
         if deleted_at is None:
             deleted_at = self.store.forgotten.deleted_at(user_id)
             if deleted_at is None:
@@ -477,3 +517,36 @@ class ServingEngine:
         if index >= 0 and self.is_forgotten(user_id, served):
             return -1
         return index
+
+    # A/B experiments: see recserve.experiments ---------------------------------------------
+
+    def served_for(self, scenario: str, user_id: str) -> tuple[ServedModel, Arm | None]:
+        """The model that answers ``user_id`` on ``scenario``, and their experiment arm: the
+        variant's model version, another scenario's champion, or the champion (control).
+        A variant whose scenario has no champion here gets the champion, untagged."""
+        arm = self.experiments.arm(scenario, user_id)
+        if arm is not None:
+            if arm.served is not None:
+                return arm.served, arm
+            if arm.variant.scenario is not None:
+                other = self._served.get(arm.variant.scenario)
+                return (other, arm) if other is not None else (self._model(scenario), None)
+        return self._model(scenario), arm
+
+    def load_version(self, ref: str) -> ServedModel:
+        """A registered model version ready to serve (a served one is shared); raises
+        ArtifactError for a missing or corrupt version."""
+        for served in list(self._served.values()) + self.experiments.models():
+            if served.ref == ref:
+                return served
+        name, _, version = ref.partition("/")
+        if version not in self.registry.versions(name):
+            raise ArtifactError(f"no model version {ref}")
+        model = self.registry.load(name, version)
+        manifest = self.registry.manifest(name, version)
+        attach_retrieval(model, self.ann_min_items)
+        return ServedModel(ModelVersion(name, version, manifest), model, self._blocked_mask(model))
+
+    def _live_refs(self) -> set[str]:
+        """Refs whose catalogues are kept: champions and experiment variants."""
+        return {s.ref for s in [*self._served.values(), *self.experiments.models()]}

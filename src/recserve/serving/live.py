@@ -8,13 +8,41 @@ a new champion, trained on the newer events, starts from zero.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import numpy as np
 
 from recserve.data import Vocabulary
 
 MAX_PAIRS = 1_000_000  # (user, item) pairs remembered for distinct-user counting
+
+
+class LiveCounter(Protocol):
+    """What popular and trending read: ``LiveCounts`` in one process, or a shared
+    implementation (``recserve.replication.RedisLiveCounts``) when replicas run side by side."""
+
+    @property
+    def items(self) -> Vocabulary: ...
+
+    @property
+    def counts(self) -> np.ndarray: ...
+
+    @property
+    def any(self) -> bool: ...
+
+    def add(self, pairs: Iterable[tuple[str, str]]) -> None: ...
+
+    def regrown(self, items: Vocabulary) -> LiveCounter: ...
+
+
+LiveCountsFactory = Callable[[str, Vocabulary], LiveCounter]
+"""Makes the counter of one served model: (model ref, its item space) -> counter."""
+
+
+def local_counts(ref: str, items: Vocabulary) -> LiveCounter:
+    """The in-process counter (the default: one API process)."""
+    return LiveCounts(items)
 
 
 class LiveCounts:
@@ -51,12 +79,12 @@ class LiveCounts:
         return bool(self._pairs)
 
 
-def popular_scores(trained: np.ndarray, live: LiveCounts) -> np.ndarray:
+def popular_scores(trained: np.ndarray, live: LiveCounter) -> np.ndarray:
     """Popularity counts distinct users: live votes add one each."""
     return trained + live.counts
 
 
-def trending_scores(trained: np.ndarray, live: LiveCounts, prior: float) -> np.ndarray:
+def trending_scores(trained: np.ndarray, live: LiveCounter, prior: float) -> np.ndarray:
     """Trending is ``(recent + prior) / (previous + prior)``; live events join ``recent``.
 
     The model keeps only the ratio, so a live vote adds ``1 / prior`` to it: exact for an

@@ -159,11 +159,13 @@ class _Personal:
     sequences: list[np.ndarray]
 
 
-def _personal(engine: ServingEngine, user_id: str) -> _Personal:
-    """The first model of the recommended FALLBACK chain that can personalise for the user."""
+def _personal(engine: ServingEngine, user_id: str, first: ServedModel | None = None) -> _Personal:
+    """The first model of the recommended FALLBACK chain that can personalise for the user;
+    ``first`` (an experiment variant's model) stands in for the recommended champion."""
     scenario = "recommended"
     while True:
-        served = engine._model(scenario)
+        served = first if first is not None else engine._model(scenario)
+        first = None
         model = served.model
         assert model.users is not None and model.items is not None
         live = engine._history(user_id, model.items)
@@ -179,9 +181,12 @@ def _personal(engine: ServingEngine, user_id: str) -> _Personal:
         scenario = core.FALLBACK[scenario]
 
 
-def recommend(engine: ServingEngine, user_id: str, options: ListOptions) -> RecommendationList:
-    """The recommended champion; a user it cannot personalise gets popular (FALLBACK)."""
-    chosen = _personal(engine, user_id)
+def recommend(
+    engine: ServingEngine, user_id: str, options: ListOptions, first: ServedModel | None = None
+) -> RecommendationList:
+    """The recommended champion (or ``first``, an experiment variant's model); a user it
+    cannot personalise gets popular (FALLBACK)."""
+    chosen = _personal(engine, user_id, first)
     served, live = chosen.served, chosen.live
     model = served.model
     if isinstance(model, GlobalRanking) and served is engine.served().get("popular"):
@@ -294,11 +299,16 @@ def _live_scores(engine: ServingEngine, scenario: str, served: ServedModel) -> n
 
 
 def global_ranking(
-    engine: ServingEngine, scenario: str, user_id: str | None, options: ListOptions
+    engine: ServingEngine,
+    scenario: str,
+    user_id: str | None,
+    options: ListOptions,
+    served: ServedModel | None = None,
 ) -> RecommendationList:
     """popular, trending or latest; with ``user_id``, without what that user has seen.
-    popular and trending add the positive events counted since training."""
-    served = engine._model(scenario)
+    popular and trending add the positive events counted since training. ``served`` (an
+    experiment variant's model version) stands in for the scenario's champion."""
+    served = served if served is not None else engine._model(scenario)
     model = served.model
     assert model.items is not None
     seen = engine._history(user_id, model.items).seen if user_id else None

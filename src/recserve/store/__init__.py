@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from recserve.store.database import create_engine, migrate
 from recserve.store.entities import EntityRepository, item_repository, user_repository
+from recserve.store.experiments import ExperimentRepository
 from recserve.store.feedback import EventColumns, FeedbackRepository, IngestResult
 from recserve.store.forgotten import ForgottenUsers
 from recserve.store.jobs import JobRepository
@@ -26,6 +27,7 @@ class Store:
         self.relations = RelationRepository(engine, self.users)
         self.jobs = JobRepository(engine)  # training jobs (recserve.training.jobs)
         self.forgotten = ForgottenUsers(engine)  # privacy deletes (recserve.store.forgotten)
+        self.experiments = ExperimentRepository(engine)  # A/B tests (recserve.experiments)
 
     @classmethod
     def open(cls, url: str, *, run_migrations: bool = True) -> Store:
@@ -44,6 +46,7 @@ class Store:
         with self.engine.begin() as conn:
             self.feedback.delete_user(conn, user_id)
             self.relations.delete_user(conn, user_id)
+            self.experiments.delete_user(conn, user_id)  # lists served to them
             deleted = self.users.delete(user_id, conn)
             if deleted:
                 self.forgotten.mark(conn, user_id)

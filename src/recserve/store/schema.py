@@ -98,3 +98,39 @@ forgotten_users = sa.Table(
     sa.Column("user_key", sa.String(64), primary_key=True),
     sa.Column("deleted_at", sa.Float, nullable=False),
 )
+
+# A/B experiments (migration 0004): definitions, and one row per list served under one
+# (which variant, to whom, which items), so later events carrying the list's
+# recommendation_id are attributed to a variant; see recserve.experiments.
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("experiment_id", sa.String(64), primary_key=True),
+    sa.Column("scenario", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # draft/running/stopped
+    sa.Column("variants", sa.JSON, nullable=False),  # [{name, share, model, scenario}]
+    sa.Column("click_types", sa.JSON, nullable=False),
+    sa.Column("conversion_types", sa.JSON, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("stopped_at", sa.Float, nullable=True),
+    sa.Index("ix_experiments_scenario_status", "scenario", "status"),
+)
+
+recommendation_log = sa.Table(
+    "recommendation_log",
+    metadata,
+    sa.Column("recommendation_id", sa.String(64), primary_key=True),
+    sa.Column("experiment_id", sa.String(64), nullable=False),
+    sa.Column("variant", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("model", sa.String(ID_LENGTH), nullable=False),  # name/version that answered
+    sa.Column("items", sa.JSON, nullable=False),  # the item ids shown, in order
+    sa.Column("served_at", sa.Float, nullable=False),
+    sa.Index("ix_recommendation_log_experiment", "experiment_id", "variant"),
+    sa.Index("ix_recommendation_log_user", "user_id"),
+)
+
+# Attribution joins events to the list they name (migration 0004).
+sa.Index("ix_events_recommendation", events.c.recommendation_id)

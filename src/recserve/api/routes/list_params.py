@@ -1,12 +1,16 @@
-"""The query parameters every item-list endpoint shares, turned into ``ListOptions``."""
+"""The query parameters every item-list endpoint shares, turned into ``ListOptions``.
+
+The dependencies here are ``async def``: they only parse, and FastAPI runs a sync dependency
+in the thread pool (a hop of ~0.1 ms of the ~1 ms budget of a cached recommendation).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request, Response
+from pydantic import BaseModel
 
-from recserve.api.deps import TopN
 from recserve.api.errors import ApiError
 from recserve.api.scenario_schemas import Explanation, ListItem, ListResponse, Reason
 from recserve.schemas import ID_MAX
@@ -53,8 +57,23 @@ def _pins(values: list[str] | None) -> tuple[tuple[str, int], ...]:
     return tuple(pins)
 
 
-def list_options(
-    n: TopN,
+async def top_n(
+    request: Request, n: Annotated[int, Query(description="How many items.")] = 10
+) -> int:
+    """``n`` checked against ``settings.max_n`` (as ``deps.top_n``, without a thread hop)."""
+    max_n: int = request.app.state.settings.max_n
+    if not 1 <= n <= max_n:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"query.n: must be between 1 and {max_n}",
+            [{"type": "out_of_range", "loc": ["query", "n"], "msg": "out of range", "input": n}],
+        )
+    return n
+
+
+async def list_options(
+    n: Annotated[int, Depends(top_n)],
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (paging).")] = 0,
     exclude_seen: Annotated[
         bool, Query(description="Leave out items the user gave feedback on.")
@@ -124,6 +143,12 @@ def list_items(result: RecommendationList) -> list[ListItem]:
     ]
 
 
+def json_response(body: BaseModel) -> Response:
+    """``body`` serialised once: FastAPI would dump a returned model, validate the dump
+    against ``response_model`` and serialise that (three passes over the same list)."""
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
 def list_response(
     result: RecommendationList,
     options: ListOptions,
@@ -140,4 +165,6 @@ def list_response(
         offset=options.offset,
         recommendation_id=result.recommendation_id,
         model=result.model,
+        experiment=result.experiment,
+        variant=result.variant,
     )

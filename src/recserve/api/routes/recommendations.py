@@ -2,19 +2,30 @@
 
 Every list takes the shared request-path parameters (``list_params``): paging, filters,
 diversity, pinned items and explanations.
+
+The hot routes are ``async def``: when the user's live history is cached (serving/history.py)
+a request is CPU-only work of about a millisecond, so it runs on the event loop without
+the thread-pool hops of sync routes and dependencies; a request that must read the store
+(history not cached, pinned items to look up) runs in the thread pool, as a sync route
+would, so a slow database never blocks the loop.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import time
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from recserve.api.deps import EngineDep, ItemIdPath, OptionalUserQuery, StoreDep, UserIdPath
 from recserve.api.routes._shared import item_not_found
-from recserve.api.routes.list_params import ListParams, list_response
+from recserve.api.routes.list_params import ListParams, json_response, list_response
 from recserve.api.scenario_schemas import ListResponse
 from recserve.schemas import ErrorBody
+from recserve.serving import ListOptions, RecommendationList, ServingEngine
+from recserve.serving.live import local_counts
 
 router = APIRouter(tags=["recommendations"])
 
@@ -23,16 +34,45 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def loop_engine(request: Request) -> ServingEngine:
+    """The serving engine, without the thread hop of the sync ``deps.get_engine``."""
+    engine: ServingEngine = request.app.state.engine
+    return engine
+
+
+LoopEngine = Annotated[ServingEngine, Depends(loop_engine)]
+
+
+def in_memory(engine: ServingEngine, user_id: str | None, options: ListOptions) -> bool:
+    """Whether answering needs no I/O: the user's history is cached (or there is no user),
+    the deleted-users marks are fresh (``engine.is_forgotten`` re-reads them from the store
+    every ``forgotten_reload_seconds``), the live counters are this process's (not Redis),
+    and no pinned item has to be looked up nor item catalogue built for a filter."""
+    if options.pins or options.category is not None or options.filter is not None:
+        return False
+    if options.diversity > 0 or engine.live_counts_factory is not local_counts:
+        return False
+    read_at = getattr(engine, "_forgotten_read_at", -math.inf)
+    if time.monotonic() - read_at >= engine.forgotten_reload_seconds:
+        return False
+    return user_id is None or engine.histories.holds(user_id)
+
+
 @router.get(
     "/users/{user_id}/recommendations",
     response_model=ListResponse,
     responses=NOT_READY,
     summary="Top-n items for a user",
 )
-def recommend(user_id: UserIdPath, engine: EngineDep, options: ListParams) -> ListResponse:
+async def recommend(user_id: UserIdPath, engine: LoopEngine, options: ListParams) -> Response:
     """Leaves out items the user gave positive or negative feedback on, and hidden items.
     A user the model cannot personalise for (unknown, no history) gets popular items."""
-    return list_response(engine.recommend(user_id, options.n, options), options, user_id=user_id)
+    result: RecommendationList
+    if in_memory(engine, user_id, options):
+        result = engine.recommend(user_id, options.n, options)
+    else:
+        result = await run_in_threadpool(engine.recommend, user_id, options.n, options)
+    return json_response(list_response(result, options, user_id=user_id))
 
 
 @router.get(
@@ -43,19 +83,23 @@ def recommend(user_id: UserIdPath, engine: EngineDep, options: ListParams) -> Li
 )
 def similar_items(
     item_id: ItemIdPath, store: StoreDep, engine: EngineDep, options: ListParams
-) -> ListResponse:
+) -> Response:
     """An item added since the last training gets an empty list until the next one."""
     if store.items.get(item_id) is None:
         raise item_not_found(item_id)
     result = engine.similar_items(item_id, options.n, options)
-    return list_response(result, options, item_id=item_id)
+    return json_response(list_response(result, options, item_id=item_id))
 
 
 @router.get("/popular", response_model=ListResponse, responses=NOT_READY, summary="Popular items")
-def popular(
-    engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
-) -> ListResponse:
+async def popular(
+    engine: LoopEngine, options: ListParams, user_id: OptionalUserQuery = None
+) -> Response:
     """With ``user_id``, leaves out what that user has already given feedback on. Counts
     positive feedback posted since the last training."""
-    result = engine.popular(options.n, user_id, options)
-    return list_response(result, options, user_id=user_id)
+    result: RecommendationList
+    if in_memory(engine, user_id, options):
+        result = engine.popular(options.n, user_id, options)
+    else:
+        result = await run_in_threadpool(engine.popular, options.n, user_id, options)
+    return json_response(list_response(result, options, user_id=user_id))

@@ -1,0 +1,329 @@
+"""``Client``: the blocking client. Every method builds its call in ``endpoints`` and runs
+it through ``protocol.exchange``; this module only sends and sleeps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar, Unpack
+
+import httpx
+
+from recserve.client import endpoints as api
+from recserve.client.endpoints import ListOptions, Promote
+from recserve.client.models import (
+    ExperimentCreate,
+    ExperimentDetail,
+    ExperimentInfo,
+    ExperimentList,
+    FeedbackCreate,
+    FeedbackPublic,
+    GroupsResponse,
+    HealthStatus,
+    ItemCreate,
+    ItemPublic,
+    ItemUpdate,
+    JobList,
+    JobStatus,
+    ListResponse,
+    ModelList,
+    Page,
+    PeopleResponse,
+    RankResponse,
+    ReadyStatus,
+    RelationCreate,
+    RelationPublic,
+    ScenarioInfo,
+    ScenarioList,
+    UserCreate,
+    UserExport,
+    UserPublic,
+    UserUpdate,
+    VersionInfo,
+    WriteResult,
+)
+from recserve.client.protocol import Call, JobWatch, RetryPolicy, exchange, http_options
+
+T = TypeVar("T")
+X = TypeVar("X")
+
+
+class Client:
+    """A blocking client for one recserve service.
+
+    ``Client("http://127.0.0.1:8000", api_key="...")``; use it as a context manager (or call
+    ``close``) to release its connections. ``retries`` > 0 retries idempotent calls on
+    connection failures and 429/502/503/504 answers (``RetryPolicy``); errors raise
+    ``RecserveError`` subclasses (``recserve.client.errors``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = 30.0,
+        retries: int | RetryPolicy = 0,
+        headers: dict[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries)
+        self._http = httpx.Client(
+            **http_options(base_url, api_key, timeout, headers), transport=transport
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(self, call: Call[T]) -> T:
+        """Perform ``call``: send it, sleep and resend while the retry policy says so."""
+        steps = exchange(call, self.retry)
+        step = next(steps)
+        while True:
+            try:
+                if step is None:
+                    try:
+                        response = self._http.request(**call.request_args())
+                    except httpx.TransportError as exc:
+                        step = steps.throw(exc)
+                    else:
+                        step = steps.send(response)
+                else:
+                    time.sleep(step)
+                    step = steps.send(None)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+
+    def _pages(self, first: Callable[[str | None], Call[Page[X]]]) -> Iterator[X]:
+        cursor: str | None = None
+        while True:
+            page = self.send(first(cursor))
+            yield from page.data
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    # items ------------------------------------------------------------------------------
+
+    def upsert_items(self, items: Iterable[ItemCreate | Mapping[str, Any]]) -> WriteResult:
+        """Create or replace items (every field of a stored item is replaced)."""
+        return self.send(api.upsert_items(items))
+
+    def get_item(self, item_id: str) -> ItemPublic:
+        return self.send(api.get_item(item_id))
+
+    def update_item(self, item_id: str, changes: ItemUpdate | Mapping[str, Any]) -> ItemPublic:
+        """Change only the given fields (``None`` resets a list or mapping to empty)."""
+        return self.send(api.update_item(item_id, changes))
+
+    def delete_item(self, item_id: str) -> None:
+        """Delete an item and its events."""
+        self.send(api.delete_item(item_id))
+
+    def list_items(self, cursor: str | None = None, limit: int = 100) -> Page[ItemPublic]:
+        """One page by item_id; pass ``page.next_cursor`` for the next one."""
+        return self.send(api.list_items(cursor, limit))
+
+    def iter_items(self, page_size: int = 100) -> Iterator[ItemPublic]:
+        """Every item, page after page."""
+        return self._pages(lambda cursor: api.list_items(cursor, page_size))
+
+    # users ------------------------------------------------------------------------------
+
+    def upsert_users(self, users: Iterable[UserCreate | Mapping[str, Any]]) -> WriteResult:
+        return self.send(api.upsert_users(users))
+
+    def get_user(self, user_id: str) -> UserPublic:
+        return self.send(api.get_user(user_id))
+
+    def update_user(self, user_id: str, changes: UserUpdate | Mapping[str, Any]) -> UserPublic:
+        return self.send(api.update_user(user_id, changes))
+
+    def delete_user(self, user_id: str) -> None:
+        """Delete a user with their events and relations; served models forget them."""
+        self.send(api.delete_user(user_id))
+
+    def list_users(self, cursor: str | None = None, limit: int = 100) -> Page[UserPublic]:
+        return self.send(api.list_users(cursor, limit))
+
+    def iter_users(self, page_size: int = 100) -> Iterator[UserPublic]:
+        return self._pages(lambda cursor: api.list_users(cursor, page_size))
+
+    def export_user(self, user_id: str) -> UserExport:
+        """Everything stored about a user (needs the admin scope)."""
+        return self.send(api.export_user(user_id))
+
+    # feedback and relations -------------------------------------------------------------
+
+    def add_feedback(self, events: Iterable[FeedbackCreate | Mapping[str, Any]]) -> WriteResult:
+        """Store events; those whose ``event_id`` is already stored count as duplicates."""
+        return self.send(api.add_feedback(events))
+
+    def user_feedback(
+        self, user_id: str, cursor: str | None = None, limit: int = 100
+    ) -> Page[FeedbackPublic]:
+        """One page of a user's events, newest first."""
+        return self.send(api.user_feedback(user_id, cursor, limit))
+
+    def iter_user_feedback(self, user_id: str, page_size: int = 100) -> Iterator[FeedbackPublic]:
+        return self._pages(lambda cursor: api.user_feedback(user_id, cursor, page_size))
+
+    def item_feedback(
+        self, item_id: str, cursor: str | None = None, limit: int = 100
+    ) -> Page[FeedbackPublic]:
+        return self.send(api.item_feedback(item_id, cursor, limit))
+
+    def iter_item_feedback(self, item_id: str, page_size: int = 100) -> Iterator[FeedbackPublic]:
+        return self._pages(lambda cursor: api.item_feedback(item_id, cursor, page_size))
+
+    def add_relations(self, relations: Iterable[RelationCreate | Mapping[str, Any]]) -> WriteResult:
+        return self.send(api.add_relations(relations))
+
+    def user_relations(self, user_id: str) -> Page[RelationPublic]:
+        """Relations with the user on either side (all on one page)."""
+        return self.send(api.user_relations(user_id))
+
+    # recommendations --------------------------------------------------------------------
+
+    def recommend(self, user_id: str, **options: Unpack[ListOptions]) -> ListResponse:
+        """Top items for a user (scenario ``recommended``)."""
+        return self.send(api.recommend(user_id, options))
+
+    def similar_items(self, item_id: str, **options: Unpack[ListOptions]) -> ListResponse:
+        return self.send(api.similar_items(item_id, options))
+
+    def bought_together(self, item_id: str, **options: Unpack[ListOptions]) -> ListResponse:
+        return self.send(api.bought_together(item_id, options))
+
+    def because_you_liked(
+        self, user_id: str, anchors: int = 3, **options: Unpack[ListOptions]
+    ) -> GroupsResponse:
+        """Similar items for each of the user's ``anchors`` most recent liked items."""
+        return self.send(api.because_you_liked(user_id, anchors, options))
+
+    def popular(self, user_id: str | None = None, **options: Unpack[ListOptions]) -> ListResponse:
+        return self.send(api.popular(user_id, options))
+
+    def trending(self, user_id: str | None = None, **options: Unpack[ListOptions]) -> ListResponse:
+        return self.send(api.trending(user_id, options))
+
+    def latest(self, user_id: str | None = None, **options: Unpack[ListOptions]) -> ListResponse:
+        return self.send(api.latest(user_id, options))
+
+    def people_you_may_know(self, user_id: str, n: int = 10, offset: int = 0) -> PeopleResponse:
+        return self.send(api.people_you_may_know(user_id, n, offset))
+
+    def session_recommendations(
+        self, session_id: str, **options: Unpack[ListOptions]
+    ) -> ListResponse:
+        """For an anonymous session, from the events posted with its ``session_id``."""
+        return self.send(api.session_recommendations(session_id, options))
+
+    def session_items_recommendations(
+        self, item_ids: Sequence[str], **options: Unpack[ListOptions]
+    ) -> ListResponse:
+        """For an anonymous session given as its items, oldest first."""
+        return self.send(api.session_items_recommendations(item_ids, options))
+
+    def rank(self, user_id: str, item_ids: Sequence[str]) -> RankResponse:
+        """The user's personalised order of ``item_ids`` (unknown ones last)."""
+        return self.send(api.rank(user_id, item_ids))
+
+    # models and scenarios ---------------------------------------------------------------
+
+    def list_models(self, name: str | None = None) -> ModelList:
+        return self.send(api.list_models(name))
+
+    def get_model(self, name: str, version: str) -> VersionInfo:
+        return self.send(api.get_model(name, version))
+
+    def promote(self, name: str, version: str, scenario: str) -> ScenarioInfo:
+        """Make ``name/version`` the champion of ``scenario`` (admin)."""
+        return self.send(api.promote(name, version, scenario))
+
+    def rollback(self, scenario: str) -> ScenarioInfo:
+        """Return ``scenario`` to its previous champion (admin)."""
+        return self.send(api.rollback(scenario))
+
+    def list_scenarios(self) -> ScenarioList:
+        return self.send(api.list_scenarios())
+
+    # training jobs ----------------------------------------------------------------------
+
+    def train(
+        self,
+        models: Sequence[str] | None = None,
+        scenarios: Sequence[str] | None = None,
+        promote: Promote = "if_better",
+    ) -> JobStatus:
+        """Start a training job (admin); follow it with ``get_job`` or ``wait_for_job``."""
+        return self.send(api.train(models, scenarios, promote))
+
+    def get_job(self, job_id: str) -> JobStatus:
+        return self.send(api.get_job(job_id))
+
+    def list_jobs(self, limit: int = 20) -> JobList:
+        return self.send(api.list_jobs(limit))
+
+    def wait_for_job(
+        self,
+        job_id: str,
+        timeout: float = 600.0,
+        poll_interval: float = 0.5,
+        on_progress: Callable[[JobStatus], None] | None = None,
+    ) -> JobStatus:
+        """Poll until the job succeeds and return its final status; ``JobFailed`` if it
+        fails, ``JobTimeout`` after ``timeout`` seconds. ``on_progress`` sees every poll."""
+        watch = JobWatch(timeout, poll_interval, on_progress, time.monotonic())
+        while True:
+            job = self.get_job(job_id)
+            wait = watch.next_wait(job, time.monotonic())
+            if wait is None:
+                return job
+            time.sleep(wait)
+
+    # experiments ------------------------------------------------------------------------
+
+    def create_experiment(self, experiment: ExperimentCreate | Mapping[str, Any]) -> ExperimentInfo:
+        """Define an A/B experiment (admin); it runs at once unless ``status`` is "draft"."""
+        return self.send(api.create_experiment(experiment))
+
+    def list_experiments(self, status: str | None = None, limit: int = 100) -> ExperimentList:
+        return self.send(api.list_experiments(status, limit))
+
+    def get_experiment(self, experiment_id: str) -> ExperimentDetail:
+        """The experiment with its online metrics per variant (CTR, conversion rate)."""
+        return self.send(api.get_experiment(experiment_id))
+
+    def start_experiment(self, experiment_id: str) -> ExperimentInfo:
+        return self.send(api.start_experiment(experiment_id))
+
+    def stop_experiment(self, experiment_id: str) -> ExperimentDetail:
+        """Stop it (idempotent): the scenario goes back to its champion."""
+        return self.send(api.stop_experiment(experiment_id))
+
+    # operations -------------------------------------------------------------------------
+
+    def health(self) -> HealthStatus:
+        return self.send(api.health())
+
+    def ready(self) -> ReadyStatus:
+        """Raises ``ServerUnavailable`` (code ``not_ready``) until every scenario is served."""
+        return self.send(api.ready())
+
+    def metrics(self) -> str:
+        """The Prometheus text exposition."""
+        return self.send(api.metrics())

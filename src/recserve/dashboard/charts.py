@@ -1,0 +1,114 @@
+"""Inline SVG charts rendered on the server: no chart library, no script needed to see them.
+
+Each function returns ``Markup`` (already escaped SVG) for a template to place as is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+from recserve.dashboard.queries import HOUR, HourlySeries
+
+DAY = 24 * HOUR
+
+
+def _day_label(at: float) -> str:
+    return time.strftime("%a %d %b", time.gmtime(at))
+
+
+def hourly_bars(series: HourlySeries, width: int = 960, height: int = 200) -> Markup:
+    """A bar per hour, a tick and a label at each UTC midnight, the peak labelled."""
+    left, bottom, top = 40, 24, 12
+    plot_w, plot_h = width - left - 8, height - bottom - top
+    counts = series.counts
+    peak = max(counts, default=0) or 1
+    bar_w = plot_w / max(len(counts), 1)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="events per hour" preserveAspectRatio="none">',
+        f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
+        f'y2="{top + plot_h}"/>',
+        f'<text class="tick" x="{left - 6}" y="{top + 4}" text-anchor="end">{peak}</text>',
+        f'<text class="tick" x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>',
+    ]
+    for k, count in enumerate(counts):
+        h = plot_h * count / peak
+        x = left + k * bar_w
+        at = series.start + k * HOUR
+        label = escape(f"{time.strftime('%Y-%m-%d %H:00', time.gmtime(at))} UTC: {count}")
+        parts.append(
+            f'<rect class="bar" x="{x:.2f}" y="{top + plot_h - h:.2f}" '
+            f'width="{max(bar_w - 0.6, 0.4):.2f}" height="{h:.2f}"><title>{label}</title></rect>'
+        )
+        if at % DAY == 0:
+            parts.append(
+                f'<line class="grid" x1="{x:.2f}" y1="{top}" x2="{x:.2f}" y2="{top + plot_h}"/>'
+                f'<text class="tick" x="{x + 3:.2f}" y="{height - 6}">'
+                f"{escape(_day_label(at))}</text>"
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def metric_bars(
+    rows: Sequence[tuple[str, float]], metric: str, width: int = 640, row_h: int = 24
+) -> Markup:
+    """Horizontal bars, one per (label, value), scaled to the largest value."""
+    label_w, pad = 180, 60
+    height = row_h * max(len(rows), 1) + 8
+    best = max((v for _, v in rows), default=0.0) or 1.0
+    parts = [
+        f'<svg class="chart metric-chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(metric)} by model">'
+    ]
+    for k, (label, value) in enumerate(rows):
+        y = 4 + k * row_h
+        w = (width - label_w - pad) * value / best
+        parts.append(
+            f'<text class="label" x="{label_w - 8}" y="{y + row_h * 0.65:.1f}" '
+            f'text-anchor="end">{escape(label)}</text>'
+            f'<rect class="bar{" best" if k == 0 else ""}" x="{label_w}" y="{y + 3}" '
+            f'width="{w:.2f}" height="{row_h - 8}"/>'
+            f'<text class="value" x="{label_w + w + 6:.2f}" y="{y + row_h * 0.65:.1f}">'
+            f"{value:.4f}</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def interval_bars(
+    rows: Sequence[tuple[str, float, float, float]], metric: str, width: int = 640
+) -> Markup:
+    """A bar per (label, rate, low, high) with its confidence interval as a whisker, on a
+    scale from 0 to the highest upper bound."""
+    label_w, pad, row_h = 120, 90, 30
+    height = row_h * max(len(rows), 1) + 8
+    top = max((high for *_, high in rows), default=0.0) or 1.0
+    scale = (width - label_w - pad) / top
+    parts = [
+        f'<svg class="chart metric-chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(metric)} by variant">'
+    ]
+    for k, (label, rate, low, high) in enumerate(rows):
+        y = 4 + k * row_h
+        mid = y + row_h / 2
+        parts.append(
+            f'<text class="label" x="{label_w - 8}" y="{mid + 4:.1f}" text-anchor="end">'
+            f"{escape(label)}</text>"
+            f'<rect class="bar" x="{label_w}" y="{y + 6}" width="{rate * scale:.2f}" '
+            f'height="{row_h - 12}"><title>{escape(metric)} {rate:.4f} '
+            f"(95% {low:.4f} to {high:.4f})</title></rect>"
+            f'<line class="whisker" x1="{label_w + low * scale:.2f}" y1="{mid:.1f}" '
+            f'x2="{label_w + high * scale:.2f}" y2="{mid:.1f}"/>'
+            f'<line class="whisker" x1="{label_w + low * scale:.2f}" y1="{mid - 6:.1f}" '
+            f'x2="{label_w + low * scale:.2f}" y2="{mid + 6:.1f}"/>'
+            f'<line class="whisker" x1="{label_w + high * scale:.2f}" y1="{mid - 6:.1f}" '
+            f'x2="{label_w + high * scale:.2f}" y2="{mid + 6:.1f}"/>'
+            f'<text class="value" x="{label_w + high * scale + 6:.2f}" y="{mid + 4:.1f}">'
+            f"{rate:.2%}</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
