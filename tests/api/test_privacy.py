@@ -123,6 +123,30 @@ def test_export_holds_exactly_the_users_rows(
     assert "may contain" in document["models"]["note"]
 
 
+def test_export_holds_the_lists_served_to_the_user_in_experiments(trained: TestClient) -> None:
+    client = trained
+    experiment = {
+        "experiment_id": "exp-privacy",
+        "scenario": "recommended",
+        "variants": [
+            {"name": "control", "share": 0.5, "model": "champion"},
+            {"name": "knn", "share": 0.5, "model": "item_knn/v0001"},
+        ],
+    }
+    assert client.post("/v1/experiments", json=experiment).status_code == 201
+    served = recs(client, GONE)
+    assert served["experiment"] == "exp-privacy"
+    deadline = time.monotonic() + 10  # the served-list log is written in the background
+    while not (lists := export(client, GONE)["experiment_lists"]):
+        assert time.monotonic() < deadline, "the served list never reached the log"
+        time.sleep(0.1)
+    assert [(x["recommendation_id"], x["variant"]) for x in lists] == [
+        (served["recommendation_id"], served["variant"])
+    ]
+    assert lists[0]["items"] == [i["item_id"] for i in served["items"]]
+    assert export(client, PEER)["experiment_lists"] == []
+
+
 def test_export_lists_no_model_trained_before_the_user(trained: TestClient) -> None:
     client = trained
     assert client.post(

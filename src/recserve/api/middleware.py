@@ -7,8 +7,12 @@ import logging
 import re
 import time
 import uuid
+import weakref
+from types import SimpleNamespace
+from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recserve.api.deps import AUTHENTICATED, KeyTable, check_scope, identify, method_scope
@@ -131,6 +135,48 @@ _INGEST_ROUTE = ("POST", "/v1/feedback")  # its answer counts stored and duplica
 _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
+RouteTable = list[tuple[re.Pattern[str], str, frozenset[str]]]
+_ROUTE_TABLES: weakref.WeakKeyDictionary[Any, RouteTable] = weakref.WeakKeyDictionary()
+
+
+def _route_table(app: Any) -> RouteTable:
+    """(path regex, full path template, methods) of every route of ``app``, built once per
+    app. FastAPI >= 0.16x keeps included routers lazily: ``iter_route_contexts`` flattens
+    them."""
+    cached = _ROUTE_TABLES.get(app)
+    if cached is not None:
+        return cached
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # earlier versions: app.routes is already flat
+
+        def iter_route_contexts(routes: Any) -> Any:  # type: ignore[misc]
+            return iter(routes)
+
+    table: RouteTable = []
+    for route in iter_route_contexts(getattr(app, "routes", ())):
+        path = getattr(route, "path", None)
+        if isinstance(path, str) and path:
+            regex, _, _ = compile_path(path)
+            table.append((regex, path, frozenset(getattr(route, "methods", None) or ())))
+    _ROUTE_TABLES[app] = table
+    return table
+
+
+def _match_route(scope: Scope) -> tuple[Any, dict[str, Any]]:
+    """The route the app would have chosen for a request answered before routing (its
+    template, as a ``path`` attribute, and its parameters)."""
+    app = scope.get("app")
+    if app is None:
+        return None, {}
+    path, method = scope.get("path", ""), scope.get("method", "")
+    for regex, template, methods in _route_table(app):
+        found = regex.match(path)
+        if found and (not methods or method in methods):
+            return SimpleNamespace(path=template), found.groupdict()
+    return None, {}
+
+
 def route_template(scope: Scope) -> str:
     """The matched route's path template (``/v1/users/{user_id}``), never the raw path, so
     metric labels stay few; requests that matched no route share one label.
@@ -139,10 +185,12 @@ def route_template(scope: Scope) -> str:
     prefix (``/v1``) is what precedes that part, filled in, at the end of the request path.
     """
     route = scope.get("route")
+    params = scope.get("path_params") or {}
+    if route is None:  # answered before routing (401, 403, 429 from AccessMiddleware)
+        route, params = _match_route(scope)
     template = getattr(route, "path", None)
     if not isinstance(template, str) or not template:
         return UNMATCHED
-    params = scope.get("path_params") or {}
     try:
         filled = _PARAM.sub(lambda m: str(params[m.group(1)]), template)
     except KeyError:

@@ -28,6 +28,20 @@ def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
+def _served_lists(store: Store, user_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "recommendation_id": row["recommendation_id"],
+            "experiment_id": row["experiment_id"],
+            "variant": row["variant"],
+            "model": row["model"],
+            "items": list(row["items"]),
+            "served_at": iso(row["served_at"]),
+        }
+        for row in store.experiments.user_lists(user_id)
+    ]
+
+
 def model_versions(
     registry: ModelRegistry, engine: ServingEngine, user_id: str, since: float
 ) -> list[dict[str, Any]]:
@@ -87,7 +101,8 @@ def export_document(
     """The export of ``user`` (its stored row) as JSON text chunks.
 
     Keys: ``user``, ``relations`` (both directions), ``models`` (``note`` and ``versions``),
-    ``exported_at``, ``events`` (newest first), ``event_count``.
+    ``experiment_lists`` (the lists served to the user under A/B experiments, logged for
+    attribution), ``exported_at``, ``events`` (newest first), ``event_count``.
     """
     user_id = user["user_id"]
     since = float(user["created_at"])
@@ -101,6 +116,7 @@ def export_document(
     yield "{" + f'"user": {_dump(UserPublic.from_row(user).model_dump())}'
     yield f', "relations": {_dump(_relations(store, user_id))}'
     yield f', "models": {_dump(models)}'
+    yield f', "experiment_lists": {_dump(_served_lists(store, user_id))}'
     yield f', "exported_at": {_dump(iso(time.time()))}'
     yield ', "events": ['
     count, cursor = 0, None

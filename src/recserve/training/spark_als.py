@@ -133,6 +133,7 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "recserve-als") 
     except Exception as exc:  # py4j/pyspark raise their own types when the JVM fails
         raise SparkUnavailable(f"Spark could not start on {master!r}: {exc}") from exc
     session.sparkContext.setLogLevel("WARN")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # an INFO line per gateway event
     try:
         yield session
     finally:

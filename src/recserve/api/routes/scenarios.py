@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from recserve.api.deps import (
     EngineDep,
@@ -16,8 +17,14 @@ from recserve.api.deps import (
     UserIdPath,
 )
 from recserve.api.routes._shared import item_not_found
-from recserve.api.routes.list_params import MAX_OFFSET, ListParams, list_items, list_response
-from recserve.api.routes.recommendations import NOT_READY
+from recserve.api.routes.list_params import (
+    MAX_OFFSET,
+    ListParams,
+    json_response,
+    list_items,
+    list_response,
+)
+from recserve.api.routes.recommendations import NOT_READY, LoopEngine, in_memory
 from recserve.api.scenario_schemas import (
     Group,
     GroupsResponse,
@@ -29,25 +36,35 @@ from recserve.api.scenario_schemas import (
     ScoredUser,
 )
 from recserve.schemas import ExternalId
+from recserve.serving import ListOptions, ServingEngine
 
 router = APIRouter(tags=["scenarios"])
 
 
+async def _global(
+    engine: ServingEngine, scenario: str, user_id: str | None, options: ListOptions
+) -> Response:
+    """One list for everyone: on the event loop when no I/O is needed (``in_memory``)."""
+    if in_memory(engine, user_id, options):
+        result = engine.global_ranking(scenario, user_id, options)
+    else:
+        result = await run_in_threadpool(engine.global_ranking, scenario, user_id, options)
+    return json_response(list_response(result, options, user_id=user_id))
+
+
 @router.get("/trending", response_model=ListResponse, responses=NOT_READY, summary="Trending now")
-def trending(
-    engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
-) -> ListResponse:
+async def trending(
+    engine: LoopEngine, options: ListParams, user_id: OptionalUserQuery = None
+) -> Response:
     """Items whose positive feedback grows; counts feedback posted since the last training."""
-    result = engine.global_ranking("trending", user_id, options)
-    return list_response(result, options, user_id=user_id)
+    return await _global(engine, "trending", user_id, options)
 
 
 @router.get("/latest", response_model=ListResponse, responses=NOT_READY, summary="Newest items")
-def latest(
-    engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
-) -> ListResponse:
-    result = engine.global_ranking("latest", user_id, options)
-    return list_response(result, options, user_id=user_id)
+async def latest(
+    engine: LoopEngine, options: ListParams, user_id: OptionalUserQuery = None
+) -> Response:
+    return await _global(engine, "latest", user_id, options)
 
 
 @router.get(
