@@ -12,7 +12,7 @@ import pytest
 
 from recserve.importers.datasets import datasets_dir
 from tests.docs.runner import GuideRun, parse_blocks
-from tests.live import free_port
+from tests.live import free_port, live_server, run_cli
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLES = DOCS / "examples"
@@ -55,6 +55,18 @@ def test_a_failing_block_or_missing_output_fails(tmp_path: Path) -> None:
     guide.write_text("```python\nprint('hello')\n```\n```output\ngoodbye\n```\n")
     with pytest.raises(AssertionError, match="goodbye"):
         GuideRun(guide, tmp_path, {}).run()
+
+
+def test_quickstart(tmp_path: Path) -> None:
+    """The curl blocks against a (small) demo server, then import, train and evaluate."""
+    demo = tmp_path / "demo"
+    run_cli("demo", "--no-serve", "--users", "200", "--items", "300", data_dir=demo)
+    with live_server("serve", data_dir=demo, ready_path="/ready") as (base, _):
+        work = tmp_path / "work"
+        work.mkdir()
+        outputs = GuideRun(DOCS / "quickstart.md", work, {"API_URL": base}).run()
+    assert (work / "leaderboard.html").is_file()
+    assert len(outputs) == 7
 
 
 def test_shop_example(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from recserve.serving.catalogue import ItemCatalogue
 from recserve.serving.explain import Explanation
 from recserve.serving.history import HistoryCache, UserHistory
 from recserve.serving.live import LiveCounter, LiveCountsFactory, local_counts
+from recserve.serving.memory import release_freed_memory
 from recserve.serving.options import ListOptions
 from recserve.serving.retrieval import ANN_MIN_ITEMS, attach_retrieval
 from recserve.serving.sessions import session_items
@@ -144,6 +145,7 @@ class ServingEngine:
                 self.catch_up_items()
             except Exception:  # the champions serve anyway; the items wait for a retraining
                 log.exception("placing items inserted since training failed")
+            release_freed_memory()  # the replaced models' arrays, else RSS grows per swap
         return swapped
 
     def _load_champions(self) -> list[str]:
