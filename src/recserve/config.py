@@ -145,8 +145,6 @@ class Settings(BaseSettings):
     feedback_types: dict[str, FeedbackType] = Field(default_factory=default_feedback_types)
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=50_000, ge=1)
-    max_id_length: int = Field(default=256, ge=1, le=4096)
-    max_text_length: int = Field(default=100_000, ge=1)
     max_n: int = Field(default=1000, ge=1)
     model_poll_seconds: float = Field(
         default=2.0, ge=0, description="How often serving checks the registry for new champions."

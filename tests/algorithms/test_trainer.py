@@ -93,7 +93,7 @@ def test_nondeterministic_kernel_warnings_do_not_abort_training() -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        module, trainer = fitted(NeuralConfig(epochs=2), loss=warning_loss)
+        _, trainer = fitted(NeuralConfig(epochs=2), loss=warning_loss)
     assert len(trainer.history) == 2
 
     def other_warning_loss(module: Any, batch: Any) -> Any:

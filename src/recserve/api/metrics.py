@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
 
-from recserve.api.deps import api_key_header, authenticate
+from recserve.api.deps import api_key_header, caller_key
 from recserve.api.errors import ERROR_RESPONSES, ApiError
 from recserve.config import Scope, Settings
 from recserve.observability import HttpMetrics
@@ -42,7 +42,7 @@ def metrics_access(
     settings: Settings = request.app.state.settings
     if settings.metrics_public:
         return
-    key = authenticate(request, presented)
+    key = caller_key(request, presented)
     if key is not None and not key.allows(Scope.ADMIN):
         raise ApiError(403, "insufficient_scope", "this API key does not have the 'admin' scope")
 
