@@ -324,6 +324,7 @@ def demo(
     base = f"http://{host}:{port}"
     click.echo("")
     click.echo(f"recserve demo at {base}  (API docs: {base}/docs)")
+    click.echo(f"dashboard: {base}/")
     click.echo(f"try: curl {base}/v1/users/{some_user}/recommendations?n=10")
     if not no_serve:
         _run_server(settings, host, port)
