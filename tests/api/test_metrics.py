@@ -107,6 +107,30 @@ def test_models_served_per_scenario(trained_client: TestClient) -> None:
     assert samples[("recserve_scenarios_served", frozenset())] == len(served)
 
 
+def test_history_cache_hits_and_misses(trained_client: TestClient) -> None:
+    """The first request of a user reads their history (a miss), the next is a hit; a
+    posted event invalidates it, so the request after that misses again."""
+
+    def lookups() -> tuple[float, float]:
+        samples = scrape(trained_client)
+        key = "recserve_cache_lookups_total"
+        return (
+            samples.get((key, frozenset({"cache": "history", "result": "hit"}.items())), -1.0),
+            samples.get((key, frozenset({"cache": "history", "result": "miss"}.items())), -1.0),
+        )
+
+    hits, misses = lookups()
+    assert hits >= 0 and misses >= 0
+    path = "/v1/users/u03/recommendations"
+    assert trained_client.get(path).status_code == 200
+    assert trained_client.get(path).status_code == 200
+    assert lookups() == (hits + 1, misses + 1)
+    like = [{"user_id": "u03", "item_id": "i05", "type": "like"}]
+    assert trained_client.post("/v1/feedback", json=like).status_code == 200
+    assert trained_client.get(path).status_code == 200
+    assert lookups() == (hits + 1, misses + 2)
+
+
 def test_training_durations(client: TestClient) -> None:
     def fits(samples: Samples, family: str) -> float:
         key = ("recserve_training_seconds_count", frozenset({"family": family}.items()))

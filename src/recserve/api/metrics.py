@@ -30,7 +30,13 @@ def app_metrics(app: FastAPI) -> HttpMetrics:
             return {}
         return {scenario: model.ref for scenario, model in engine.served().items()}
 
-    metrics = HttpMetrics(served)
+    def caches() -> Mapping[str, tuple[int, int]]:
+        engine = getattr(app.state, "engine", None)
+        if engine is None:
+            return {}
+        return {"history": (engine.histories.hits, engine.histories.misses)}
+
+    metrics = HttpMetrics(served, caches)
     app.state.metrics = metrics
     return metrics
 

@@ -19,7 +19,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -78,11 +78,34 @@ class ServedModels(Collector):
         yield count
 
 
+class CacheLookups(Collector):
+    """``recserve_cache_lookups_total{cache, result}``: hits and misses of the serving
+    caches, read at scrape time from ``stats()`` (cache name -> (hits, misses))."""
+
+    def __init__(self, stats: Callable[[], Mapping[str, tuple[int, int]]]):
+        self.stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "recserve_cache_lookups",
+            "Lookups of the serving caches (history: users' live histories), by result.",
+            labels=["cache", "result"],
+        )
+        for cache, (hits, misses) in sorted(self.stats().items()):
+            family.add_metric([cache, "hit"], float(hits))
+            family.add_metric([cache, "miss"], float(misses))
+        yield family
+
+
 class HttpMetrics:
     """One app's metrics: request latency by route template, requests in flight, events
-    ingested by outcome, and (when ``served`` is given) the model versions served."""
+    ingested by outcome, and (when given) the model versions served and cache lookups."""
 
-    def __init__(self, served: Callable[[], Mapping[str, str]] | None = None):
+    def __init__(
+        self,
+        served: Callable[[], Mapping[str, str]] | None = None,
+        caches: Callable[[], Mapping[str, tuple[int, int]]] | None = None,
+    ):
         self.registry = CollectorRegistry()
         self.requests = Histogram(
             "recserve_http_request_duration_seconds",
@@ -106,6 +129,8 @@ class HttpMetrics:
             self.events.labels(outcome=outcome)  # exported as 0 before the first event
         if served is not None:
             self.registry.register(ServedModels(served))
+        if caches is not None:
+            self.registry.register(CacheLookups(caches))
 
     def count_events(self, stored: int, duplicates: int) -> None:
         self.events.labels(outcome="stored").inc(max(0, stored))
