@@ -480,8 +480,12 @@ class ServingEngine:
         if any(at > held.get(key, -np.inf) for key, at in stored.items()):
             self.histories.clear()  # deleted through another replica: drop cached histories
 
+    def forgotten_marks_fresh(self) -> bool:
+        """Whether the deletion marks are recent enough to use without a store read."""
+        return time.monotonic() - self._forgotten_read_at < self.forgotten_reload_seconds
+
     def _forgotten_marks(self) -> dict[str, float]:
-        if time.monotonic() - self._forgotten_read_at >= self.forgotten_reload_seconds:
+        if not self.forgotten_marks_fresh():
             self._load_forgotten()
         return self._forgotten
 

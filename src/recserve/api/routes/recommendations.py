@@ -12,11 +12,9 @@ would, so a slow database never blocks the loop.
 
 from __future__ import annotations
 
-import math
-import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from recserve.api.deps import EngineDep, ItemIdPath, OptionalUserQuery, StoreDep, UserIdPath
@@ -34,15 +32,6 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def loop_engine(request: Request) -> ServingEngine:
-    """The serving engine, without the thread hop of the sync ``deps.get_engine``."""
-    engine: ServingEngine = request.app.state.engine
-    return engine
-
-
-LoopEngine = Annotated[ServingEngine, Depends(loop_engine)]
-
-
 def in_memory(engine: ServingEngine, user_id: str | None, options: ListOptions) -> bool:
     """Whether answering needs no I/O: the user's history is cached (or there is no user),
     the deleted-users marks are fresh (``engine.is_forgotten`` re-reads them from the store
@@ -52,8 +41,7 @@ def in_memory(engine: ServingEngine, user_id: str | None, options: ListOptions) 
         return False
     if options.diversity > 0 or engine.live_counts_factory is not local_counts:
         return False
-    read_at = getattr(engine, "_forgotten_read_at", -math.inf)
-    if time.monotonic() - read_at >= engine.forgotten_reload_seconds:
+    if not engine.forgotten_marks_fresh():
         return False
     return user_id is None or engine.histories.holds(user_id)
 
@@ -64,7 +52,7 @@ def in_memory(engine: ServingEngine, user_id: str | None, options: ListOptions) 
     responses=NOT_READY,
     summary="Top-n items for a user",
 )
-async def recommend(user_id: UserIdPath, engine: LoopEngine, options: ListParams) -> Response:
+async def recommend(user_id: UserIdPath, engine: EngineDep, options: ListParams) -> Response:
     """Leaves out items the user gave positive or negative feedback on, and hidden items.
     A user the model cannot personalise for (unknown, no history) gets popular items."""
     result: RecommendationList
@@ -93,7 +81,7 @@ def similar_items(
 
 @router.get("/popular", response_model=ListResponse, responses=NOT_READY, summary="Popular items")
 async def popular(
-    engine: LoopEngine, options: ListParams, user_id: OptionalUserQuery = None
+    engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
 ) -> Response:
     """With ``user_id``, leaves out what that user has already given feedback on. Counts
     positive feedback posted since the last training."""

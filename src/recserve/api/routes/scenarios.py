@@ -24,7 +24,7 @@ from recserve.api.routes.list_params import (
     list_items,
     list_response,
 )
-from recserve.api.routes.recommendations import NOT_READY, LoopEngine, in_memory
+from recserve.api.routes.recommendations import NOT_READY, in_memory
 from recserve.api.scenario_schemas import (
     Group,
     GroupsResponse,
@@ -54,7 +54,7 @@ async def _global(
 
 @router.get("/trending", response_model=ListResponse, responses=NOT_READY, summary="Trending now")
 async def trending(
-    engine: LoopEngine, options: ListParams, user_id: OptionalUserQuery = None
+    engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
 ) -> Response:
     """Items whose positive feedback grows; counts feedback posted since the last training."""
     return await _global(engine, "trending", user_id, options)
@@ -62,7 +62,7 @@ async def trending(
 
 @router.get("/latest", response_model=ListResponse, responses=NOT_READY, summary="Newest items")
 async def latest(
-    engine: LoopEngine, options: ListParams, user_id: OptionalUserQuery = None
+    engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
 ) -> Response:
     return await _global(engine, "latest", user_id, options)
 
