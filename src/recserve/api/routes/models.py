@@ -1,8 +1,9 @@
 """Model versions, champions per scenario, promotion, rollback and starting training jobs.
 
 Reads need the ``read`` scope; every write here (train, promote, rollback) needs ``admin``.
-A promotion or rollback is applied to this replica's engine at once; other replicas pick
-it up with their champion poller.
+A promotion or rollback is applied to this replica's engine at once; other replicas get it
+through Redis within a second when ``redis_url`` is set (docs/scaling.md), else at their
+next champion poll (``model_poll_seconds``).
 """
 
 from __future__ import annotations
