@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import httpx
 import numpy as np
 import sqlalchemy as sa
 
+from processes import cpu_seconds, free_port  # a sibling module
 from recserve.store import Store
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -117,12 +117,6 @@ def fsync_ms(folder: str, n: int = 200) -> list[float]:
     return latencies
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def server(url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
     """The service in a subprocess: its base URL and process id."""
@@ -148,12 +142,6 @@ def server(url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_http(

@@ -25,7 +25,6 @@ import contextlib
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,22 +37,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from processes import free_port, rss_mb  # a sibling module
+
 RECSERVE = [sys.executable, "-m", "recserve.cli"]
 INTERVAL = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process (MB), from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
 
 
 @contextlib.contextmanager
