@@ -31,7 +31,7 @@ from typing import Any
 from recserve.algorithms import Recommender, create
 from recserve.config import FeedbackType
 from recserve.observability import observe_job_results
-from recserve.registry import ArtifactError, ModelRegistry
+from recserve.registry import ModelRegistry
 from recserve.store import Store
 from recserve.store.jobs import ACTIVE
 from recserve.training.pipeline import (
@@ -46,6 +46,7 @@ from recserve.training.selection import (
     Contender,
     Incumbent,
     PromoteMode,
+    champion_manifest,
     decide,
     evaluate,
     per_user_holdout,
@@ -208,13 +209,10 @@ def _score_champion(
 ) -> Incumbent:
     """The champion's family and config refitted on ``split.train`` and evaluated; a
     candidate with the same family and config is the same fit, so its metrics are reused."""
-    name, version = ref.split("/", 1)
-    try:
-        manifest = registry.manifest(name, version)
-        family, config = manifest["family"], dict(manifest["config"])
-    except (ArtifactError, KeyError, TypeError) as exc:
-        log.warning("champion %s cannot be read (%s): a candidate may replace it", ref, exc)
+    manifest = champion_manifest(registry, ref)
+    if manifest is None:
         return Incumbent(ref, None, None, None, None)
+    family, config = manifest["family"], manifest["config"]
     data = manifest.get("data")
     for candidate, (cand_family, params, _) in chosen.items():
         if cand_family == family and _config(create(family, **params)) == config:

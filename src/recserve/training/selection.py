@@ -7,6 +7,7 @@ artifact was fitted on other data), so the comparison measures the model, not th
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from recserve.algorithms import Recommender
 from recserve.data import Dataset
 from recserve.data.dataset import POSITIVE
 from recserve.evaluation import Split, evaluate_ranking
+from recserve.registry import ArtifactError, ModelRegistry
 
 PromoteMode = Literal["if_better", "always", "never"]
 PROMOTE_MODES: tuple[str, ...] = ("if_better", "always", "never")
@@ -91,6 +93,23 @@ class Contender:
     metrics: dict[str, float]
     family: str
     config: dict[str, Any]
+
+
+log = logging.getLogger(__name__)
+
+
+def champion_manifest(registry: ModelRegistry, ref: str) -> dict[str, Any] | None:
+    """The manifest of champion ``ref`` with its ``family`` and ``config`` checked; None
+    (logged) when it cannot be read, so a candidate may replace the champion."""
+    name, version = ref.split("/", 1)
+    try:
+        manifest = registry.manifest(name, version)
+        manifest["config"] = dict(manifest["config"])
+        manifest["family"] = str(manifest["family"])
+    except (ArtifactError, KeyError, TypeError) as exc:
+        log.warning("champion %s cannot be read (%s): a candidate may replace it", ref, exc)
+        return None
+    return manifest
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from recserve.algorithms.als import ALS, ALSConfig
 from recserve.algorithms.factor_base import check_finite
 from recserve.config import FeedbackType
 from recserve.data import Dataset
-from recserve.registry import ArtifactError, ModelRegistry
+from recserve.registry import ModelRegistry
 from recserve.training.pipeline import dataset_stats, snapshot_with_stats
 from recserve.training.selection import (
     PROMOTE_MODES,
@@ -57,6 +57,7 @@ from recserve.training.selection import (
     Decision,
     Incumbent,
     PromoteMode,
+    champion_manifest,
     decide,
     evaluate,
     per_user_holdout,
@@ -334,13 +335,10 @@ def _incumbent(
 ) -> Incumbent:
     """The champion ``ref`` refitted on the split's train part with its own engine and
     scored; a Spark champion with our config is our fit, so our metrics are reused."""
-    name, version = ref.split("/", 1)
-    try:
-        manifest = registry.manifest(name, version)
-        family, config = manifest["family"], dict(manifest["config"])
-    except (ArtifactError, KeyError, TypeError) as exc:
-        log.warning("champion %s cannot be read (%s): the Spark model may replace it", ref, exc)
+    manifest = champion_manifest(registry, ref)
+    if manifest is None:
         return Incumbent(ref, None, None, None, None)
+    family, config = manifest["family"], manifest["config"]
     engine = str(manifest.get("engine", "local"))
     key, data = _config_key(config, engine), manifest.get("data")
     if family == "als" and key == ours.config:
