@@ -159,6 +159,10 @@ class Settings(BaseSettings):
         ge=1,
         description="Factor models with at least this many items serve top-n through faiss ANN.",
     )
+    fast_lane: bool = Field(
+        default=True,
+        description="Answer plain cached recommendation reads without FastAPI's routing.",
+    )
     # users' live histories cached by serving (src/recserve/serving/history.py)
     history_cache_users: int = Field(
         default=100_000, ge=0, description="Users whose live history serving caches; 0: off."

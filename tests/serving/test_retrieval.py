@@ -213,3 +213,33 @@ def test_the_store_reads_a_whole_large_catalogue_in_chunks(
         assert [j for j in range(40) if rows[f"i{j}"]["hidden"]] == list(range(0, 40, 5))
     finally:
         store.close()
+
+
+def test_nprobe_is_calibrated_to_the_target_recall_on_the_models_own_queries() -> None:
+    # clustered factors need few cells scanned, structureless ones many more; both reach
+    # the target on users the calibration never saw (users 300.. have no training signal,
+    # so their rows are not calibration queries; their vectors are kept to query with)
+    rng = np.random.default_rng(5)
+    clustered = clustered_model(seed=5)
+    tables = {
+        "clustered": (clustered.user_factors.copy(), clustered.item_factors.copy()),
+        "flat": (rng.normal(size=(USERS, DIM)), rng.normal(size=(ITEMS, DIM))),
+    }
+    probes = {}
+    for name, (users, items) in tables.items():
+        model = clustered_model(seed=5)
+        model._set_factors(users.copy(), items, np.arange(USERS) < 300, np.ones(ITEMS, bool))
+        assert attach_retrieval(model, min_items=1000)
+        index = model.candidate_index
+        # 4 sqrt(rows) = 979 cells, as far as the k-means sample allows (64 points a cell)
+        assert isinstance(index, IvfIndex) and index.cells == len(index) // 64
+        probes[name] = index.nprobe
+        unseen = np.asarray(users[300:], dtype=np.float32)
+        exact_top = np.argsort(-(unseen @ model.item_factors.T), axis=1)[:, :10]
+        found = index.search(unseen, 40)
+        served = [
+            f[np.argsort(-(model.item_factors[f] @ q))][:10]
+            for f, q in zip(found, unseen, strict=True)
+        ]
+        assert recall_at(np.array(served), exact_top) >= 0.95, name
+    assert probes["clustered"] < probes["flat"], probes

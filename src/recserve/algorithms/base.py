@@ -164,6 +164,8 @@ class Recommender(ABC, Generic[C]):
             return empty_history(len(users), self.n_items)
         if history.shape != (len(users), self.n_items):
             raise ValueError(f"history must be {len(users)} x {self.n_items}, got {history.shape}")
+        if type(history) is sp.csr_matrix and history.dtype == np.float32:
+            return history  # as serving passes it: no copy, no format checks
         return sp.csr_matrix(history, dtype=np.float32)
 
     def has_signal(

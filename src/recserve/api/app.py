@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import recserve
 from recserve.api.deps import authorize, key_table
 from recserve.api.errors import ERROR_RESPONSES, install_error_handlers
+from recserve.api.fast_lane import FastLaneMiddleware
 from recserve.api.metrics import app_metrics
 from recserve.api.metrics import router as metrics_router
 from recserve.api.middleware import (
@@ -172,6 +173,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.replication = Replication(settings)
     install_error_handlers(app)
     # The last added is the outermost: request ids are set before the body is checked.
+    if settings.fast_lane:  # innermost: every middleware below applies to it too
+        app.add_middleware(FastLaneMiddleware)
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_request_bytes)
     add_access_middleware(app, settings)  # keys and rate limits first, then CORS around them
     app.add_middleware(MetricsMiddleware, metrics=app_metrics(app))  # counts the 413s too

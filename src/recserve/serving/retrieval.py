@@ -9,8 +9,16 @@ asks it for a few times ``n`` candidates, re-scores them exactly and filters (se
 The index is an IVF with 8-bit scalar-quantised vectors under inner product (MIPS): k-means
 cells over a sample (seconds at 1M x 64, hence built at load time in the serving process,
 never stored in the registry), a quarter of the memory of the float vectors (64 MB at 1M x
-64), and ``nprobe`` cells scanned per query. ``nprobe`` defaults to an eighth of the cells,
-which gave recall@10 >= 0.97 against exact top-10 at 1M items (benchmarks/serving.py).
+64), and ``nprobe`` cells scanned per query.
+
+``nprobe`` is calibrated on the model's own queries when it is built: for a sample of its
+users' query vectors, the exact top-10 (faiss's blocked brute force) against what serving
+returns (candidates re-scored exactly, seen items left out: ``calibrated_nprobe``), for
+nprobe 1, 2, 4, ... until the mean recall@10 reaches ``TARGET_RECALL``. How many cells must
+be scanned depends on how clustered the factors are (one of 1024 sufficed for the serving
+benchmark's topics; structureless random factors needed half of them), so a fixed fraction
+either wastes time or misses the target. Without queries (a model with no trained users) an
+eighth of the cells is scanned.
 """
 
 from __future__ import annotations
@@ -22,14 +30,19 @@ from typing import Any
 
 import faiss
 import numpy as np
+import scipy.sparse as sp
 
-from recserve.algorithms.factor_base import FactorModel
+from recserve.algorithms.factor_base import CANDIDATE_OVERFETCH, FactorModel
 
 log = logging.getLogger(__name__)
 
 ANN_MIN_ITEMS = 50_000  # default of the ``ann_min_items`` setting
-MAX_CELLS = 1024
+MAX_CELLS = 1024  # 4 sqrt(rows) cells up to this: k-means on more took ~12 s at 1M x 64
 TRAIN_POINTS_PER_CELL = 64  # k-means sample size, faiss's recommended minimum is 39
+TARGET_RECALL = 0.97  # calibrated recall@10 against exact search (DESIGN.md asks >= 0.95)
+CALIBRATION_QUERIES = 256
+CANDIDATE_FETCH = CANDIDATE_OVERFETCH * 10  # what serving asks the index for, for a top-10
+CALIBRATION_SEEN = 20  # best items of each calibration query taken as already seen
 
 
 class IvfIndex:
@@ -38,6 +51,7 @@ class IvfIndex:
     def __init__(self, index: Any, labels: np.ndarray, quantiser: Any = None):
         self._index = index
         self._labels = labels  # faiss row -> item index
+        self._identity = bool(len(labels) and labels[-1] == len(labels) - 1)  # sorted, unique
         self._quantiser = quantiser  # the IVF's coarse quantiser must outlive it
 
     @classmethod
@@ -47,20 +61,24 @@ class IvfIndex:
         servable: np.ndarray | None = None,
         *,
         cells: int | None = None,
+        queries: np.ndarray | None = None,
+        target_recall: float = TARGET_RECALL,
         probe_fraction: float = 1 / 8,
         seed: int = 0,
     ) -> IvfIndex:
         """Index the rows of ``vectors`` where ``servable`` (default: all).
 
-        ``cells``: k-means cells (default ``sqrt(rows)`` up to 1024); ``probe_fraction`` of
-        them are scanned per query.
+        ``cells``: k-means cells (default ``4 sqrt(rows)`` up to ``MAX_CELLS``). With
+        ``queries`` (rows like the ones serving will search with) ``nprobe`` is the smallest
+        power of two reaching ``target_recall`` on them (see the module docstring); without,
+        ``probe_fraction`` of the cells are scanned per query.
         """
         labels = np.flatnonzero(np.ones(len(vectors), bool) if servable is None else servable)
         table = np.ascontiguousarray(vectors[labels], dtype=np.float32)
         rows, dim = table.shape
         if rows == 0:
             raise ValueError("nothing to index: no servable rows")
-        nlist = cells or min(MAX_CELLS, max(1, int(math.sqrt(rows))))
+        nlist = cells or min(MAX_CELLS, max(1, int(4 * math.sqrt(rows))))
         nlist = max(1, min(nlist, rows // TRAIN_POINTS_PER_CELL or 1))
         quantiser = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(
@@ -72,7 +90,10 @@ class IvfIndex:
         index.cp.seed = seed
         index.train(sample)
         index.add(table)
-        index.nprobe = max(1, min(nlist, round(nlist * probe_fraction)))
+        if queries is not None and len(queries):
+            index.nprobe = calibrated_nprobe(index, table, queries, target_recall)
+        else:
+            index.nprobe = max(1, min(nlist, round(nlist * probe_fraction)))
         return cls(index, labels.astype(np.int64), quantiser)
 
     @property
@@ -91,7 +112,42 @@ class IvfIndex:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = max(1, min(k, len(self)))
         _, found = self._index.search(queries, k)
-        return np.where(found >= 0, self._labels[np.clip(found, 0, None)], -1)
+        if self._identity:  # every row servable: faiss rows are item indices
+            return found
+        missing = found < 0
+        found = self._labels[found]
+        found[missing] = -1
+        return found
+
+
+def calibrated_nprobe(index: Any, table: np.ndarray, queries: np.ndarray, target: float) -> int:
+    """The smallest power-of-two ``nprobe`` (at most every cell) at which serving's top-10
+    for ``queries`` reaches mean recall ``target`` against exact search over ``table``.
+
+    Each query is served as for a user whose ``CALIBRATION_SEEN`` best items are already seen
+    (a user's history items are among their best scored, and serving leaves them out): its
+    exact top 10 after those, against ``CANDIDATE_FETCH`` candidates from the index, seen
+    ones dropped, re-scored exactly on ``table``.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    seen = min(CALIBRATION_SEEN, max(0, len(table) - 10))
+    k = min(10, len(table) - seen)
+    _, exact = faiss.knn(queries, table, seen + k, metric=faiss.METRIC_INNER_PRODUCT)
+    fetch = min(len(table), max(CANDIDATE_FETCH, seen + k))
+    nprobe = 1
+    while True:
+        index.nprobe = nprobe
+        _, found = index.search(queries, fetch)
+        hits = 0
+        for row, candidates in enumerate(found):
+            candidates = candidates[candidates >= 0]
+            candidates = candidates[~np.isin(candidates, exact[row, :seen])]
+            scores = table[candidates] @ queries[row]
+            best = candidates[np.argsort(-scores, kind="stable")[:k]]
+            hits += len(np.intersect1d(best, exact[row, seen:]))
+        if hits / (len(queries) * k) >= target or nprobe >= index.nlist:
+            return min(nprobe, int(index.nlist))
+        nprobe *= 2
 
 
 def attach_retrieval(model: object, min_items: int = ANN_MIN_ITEMS) -> bool:
@@ -105,13 +161,28 @@ def attach_retrieval(model: object, min_items: int = ANN_MIN_ITEMS) -> bool:
     if not model.servable_items.any():
         return False
     start = time.perf_counter()
-    index = IvfIndex.build(model.retrieval_vectors(), model.servable_items)
+    index = IvfIndex.build(
+        model.retrieval_vectors(), model.servable_items, queries=calibration_queries(model)
+    )
     model.attach_candidates(index)
     log.info(
-        "ANN index over %d items (%d cells, nprobe %d) built in %.1f s",
+        "ANN index over %d items (%d cells, nprobe %d calibrated) built in %.1f s",
         len(index),
         index.cells,
         index.nprobe,
         time.perf_counter() - start,
     )
     return True
+
+
+def calibration_queries(model: FactorModel[Any], size: int = CALIBRATION_QUERIES) -> np.ndarray:
+    """Query rows of up to ``size`` of the model's trained users (a fixed sample), as serving
+    computes them (``_retrieval_queries``); empty when no user has training signal."""
+    users = np.flatnonzero(model.user_support)
+    if len(users) > size:
+        users = np.sort(np.random.default_rng(0).choice(users, size, replace=False))
+    if not len(users):
+        return np.empty((0, model.retrieval_vectors().shape[1]), dtype=np.float32)
+    empty = sp.csr_matrix((len(users), model.n_items), dtype=np.float32)
+    queries, _ = model._retrieval_queries(users.astype(np.int64), empty)
+    return np.asarray(queries, dtype=np.float32)

@@ -4,10 +4,12 @@ Every list takes the shared request-path parameters (``list_params``): paging, f
 diversity, pinned items and explanations.
 
 The hot routes are ``async def``: when the user's live history is cached (serving/history.py)
-a request is CPU-only work of about a millisecond, so it runs on the event loop without
-the thread-pool hops of sync routes and dependencies; a request that must read the store
-(history not cached, pinned items to look up) runs in the thread pool, as a sync route
-would, so a slow database never blocks the loop.
+a request is CPU-only work of a fraction of a millisecond, so it runs on the event loop
+without the thread-pool hops of sync routes and dependencies; a request that must read the
+store (history not cached, pinned items to look up) runs in the thread pool, as a sync route
+would, so a slow database never blocks the loop. Their plain, cached requests are answered
+before FastAPI's routing by the fast lane (api/fast_lane.py), which calls the same
+``*_body`` functions as the routes here.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from recserve.api.routes._shared import item_not_found
 from recserve.api.routes.list_params import ListParams, json_response, list_response
 from recserve.api.scenario_schemas import ListResponse
 from recserve.schemas import ErrorBody
-from recserve.serving import ListOptions, RecommendationList, ServingEngine
+from recserve.serving import ListOptions, ServingEngine
 from recserve.serving.live import local_counts
 
 router = APIRouter(tags=["recommendations"])
@@ -55,12 +57,17 @@ def in_memory(engine: ServingEngine, user_id: str | None, options: ListOptions) 
 async def recommend(user_id: UserIdPath, engine: EngineDep, options: ListParams) -> Response:
     """Leaves out items the user gave positive or negative feedback on, and hidden items.
     A user the model cannot personalise for (unknown, no history) gets popular items."""
-    result: RecommendationList
     if in_memory(engine, user_id, options):
-        result = engine.recommend(user_id, options.n, options)
+        body = recommendations_body(engine, user_id, options)
     else:
-        result = await run_in_threadpool(engine.recommend, user_id, options.n, options)
-    return json_response(list_response(result, options, user_id=user_id))
+        body = await run_in_threadpool(recommendations_body, engine, user_id, options)
+    return Response(body, media_type="application/json")
+
+
+def recommendations_body(engine: ServingEngine, user_id: str, options: ListOptions) -> bytes:
+    """The JSON answer of the route (and of the fast lane, api/fast_lane.py)."""
+    result = engine.recommend(user_id, options.n, options)
+    return list_response(result, options, user_id=user_id).model_dump_json().encode()
 
 
 @router.get(
@@ -85,9 +92,14 @@ async def popular(
 ) -> Response:
     """With ``user_id``, leaves out what that user has already given feedback on. Counts
     positive feedback posted since the last training."""
-    result: RecommendationList
     if in_memory(engine, user_id, options):
-        result = engine.popular(options.n, user_id, options)
+        body = popular_body(engine, options, user_id)
     else:
-        result = await run_in_threadpool(engine.popular, options.n, user_id, options)
-    return json_response(list_response(result, options, user_id=user_id))
+        body = await run_in_threadpool(popular_body, engine, options, user_id)
+    return Response(body, media_type="application/json")
+
+
+def popular_body(engine: ServingEngine, options: ListOptions, user_id: str | None) -> bytes:
+    """The JSON answer of the route (and of the fast lane, api/fast_lane.py)."""
+    result = engine.popular(options.n, user_id, options)
+    return list_response(result, options, user_id=user_id).model_dump_json().encode()

@@ -1,0 +1,161 @@
+"""A pure-ASGI lane for the hottest reads: plain ``GET /v1/users/{id}/recommendations`` and
+``GET /v1/popular`` answered straight from the engine.
+
+Why: answering a cached user takes the engine about 0.1 ms, while FastAPI's per-request
+machinery (route matching over every route, resolving a dozen declared query parameters one
+by one, the response model) took about 0.7 ms on this route (docs/benchmarks.md, Serving).
+No library trims that without giving up FastAPI's validation and OpenAPI document, so the
+lane is written by hand and deliberately small:
+
+* it sits inside every middleware (request id, metrics, API keys and rate limits, body
+  guard), so those apply unchanged;
+* it takes a request only when everything about it is simple and can be answered from
+  memory: a well-formed id, the parameters ``n``, ``offset``, ``exclude_seen``, ``explain``,
+  ``include``, ``exclude`` (and ``user_id`` on /v1/popular) with plain values, the user's
+  history cached (``in_memory``). Anything else, including every malformed request, goes on
+  to the FastAPI route, which stays the reference: it documents the parameters, gives the
+  validation errors, and answers the rest;
+* both paths call the same ``answer`` functions (``recserve.api.routes.recommendations``),
+  so an accepted request gets the same body either way (tests/api/test_fast_lane.py
+  compares them).
+
+The ``fast_lane`` setting turns it off (every request through FastAPI).
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from recserve.api.routes.list_params import MAX_IDS, MAX_OFFSET
+from recserve.api.routes.recommendations import (
+    in_memory,
+    popular_body,
+    recommendations_body,
+)
+from recserve.schemas import ID_MAX
+from recserve.serving import ListOptions, ModelNotReady, ServingEngine
+
+_USER_LIST = re.compile(r"/v1/users/([^/]+)/recommendations")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DIGITS = re.compile(r"[0-9]{1,6}")
+_BOOLS = {"true": True, "false": False, "1": True, "0": False}
+_RECOMMENDATIONS = SimpleNamespace(path="/v1/users/{user_id}/recommendations")
+_POPULAR = SimpleNamespace(path="/v1/popular")
+_JSON = (b"content-type", b"application/json")
+
+
+def _plain_id(value: str) -> bool:
+    """An id FastAPI's ``ExternalId`` accepts as it is: 1 to ID_MAX characters, no control
+    characters."""
+    return 0 < len(value) <= ID_MAX and _CONTROL.search(value) is None
+
+
+def simple_options(
+    query: str, max_n: int, user_param: bool
+) -> tuple[ListOptions, str | None] | None:
+    """The request's ``ListOptions`` (and ``user_id`` query parameter when ``user_param``) when
+    every parameter is one the lane takes, with a value it reads exactly as FastAPI would;
+    None otherwise (FastAPI then decides, errors included)."""
+    n, offset, exclude_seen, explain = 10, 0, True, False
+    include: list[str] = []
+    exclude: list[str] = []
+    user_id: str | None = None
+    seen: set[str] = set()
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in ("include", "exclude"):
+            if not 0 < len(value) <= ID_MAX:
+                return None
+            (include if name == "include" else exclude).append(value)
+            continue
+        if name in seen:  # FastAPI takes the last of repeated scalars: leave that to it
+            return None
+        seen.add(name)
+        if name in ("n", "offset"):
+            if not _DIGITS.fullmatch(value):
+                return None
+            number = int(value)
+            if name == "n":
+                if not 1 <= number <= max_n:
+                    return None
+                n = number
+            elif number > MAX_OFFSET:
+                return None
+            else:
+                offset = number
+        elif name in ("exclude_seen", "explain"):
+            flag = _BOOLS.get(value)
+            if flag is None:
+                return None
+            if name == "explain":
+                explain = flag
+            else:
+                exclude_seen = flag
+        elif name == "user_id" and user_param:
+            if not _plain_id(value):
+                return None
+            user_id = value
+        else:
+            return None
+    if len(include) > MAX_IDS or len(exclude) > MAX_IDS:
+        return None
+    options = ListOptions(
+        n=n,
+        offset=offset,
+        exclude_seen=exclude_seen,
+        include=tuple(include),
+        exclude=tuple(exclude),
+        explain=explain,
+    )
+    return options, user_id
+
+
+class FastLaneMiddleware:
+    """Answers the simple hot reads itself; passes everything else on (see the module)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path: str = scope["path"]
+            if path == "/v1/popular" or (path.startswith("/v1/users/") and path.endswith("s")):
+                body = self._answer(scope, path)
+                if body is not None:
+                    headers = [(b"content-length", str(len(body)).encode()), _JSON]
+                    await send({"type": "http.response.start", "status": 200, "headers": headers})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _answer(scope: Scope, path: str) -> bytes | None:
+        """The response body, or None to pass the request on."""
+        state = scope["app"].state
+        engine: ServingEngine | None = getattr(state, "engine", None)
+        if engine is None:  # the lifespan has not run (or failed): FastAPI answers
+            return None
+        max_n: int = state.settings.max_n
+        query = scope["query_string"].decode("latin-1")
+        try:
+            if path == "/v1/popular":
+                parsed = simple_options(query, max_n, user_param=True)
+                if parsed is None or not in_memory(engine, parsed[1], parsed[0]):
+                    return None
+                body = popular_body(engine, parsed[0], parsed[1])
+                scope["route"], scope["path_params"] = _POPULAR, {}
+                return body
+            found = _USER_LIST.fullmatch(path)
+            if found is None or not _plain_id(user_id := found.group(1)):
+                return None
+            parsed = simple_options(query, max_n, user_param=False)
+            if parsed is None or not in_memory(engine, user_id, parsed[0]):
+                return None
+            body = recommendations_body(engine, user_id, parsed[0])
+            scope["route"], scope["path_params"] = _RECOMMENDATIONS, {"user_id": user_id}
+            return body
+        except ModelNotReady:  # FastAPI's route gives the 503 with its documented body
+            return None
