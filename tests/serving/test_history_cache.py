@@ -86,6 +86,20 @@ def test_lru_bound_ttl_and_racing_reads() -> None:
     assert replica_ttl(5.0, replicas=True) == 5.0
 
 
+def test_holds_answers_for_one_item_space() -> None:
+    # a user cached in an old champion's item space is not cached for a new champion's:
+    # the API must not count on the cache there (it would read the store on the event loop)
+    cache = HistoryCache()
+    old, new = Vocabulary(["a", "b"]), Vocabulary(["a", "b", "c"])
+    assert not cache.holds("u1", old)
+    cache.get("u1", old, lambda: [("a", "like", None, 1.0)], RULES)
+    assert cache.holds("u1", old) and not cache.holds("u1", new)
+    cache.get("u1", new, lambda: [("a", "like", None, 1.0)], RULES)
+    assert cache.holds("u1", old) and cache.holds("u1", new)
+    cache.invalidate(["u1"])
+    assert not cache.holds("u1", old) and not cache.holds("u1", new)
+
+
 @pytest.fixture
 def make(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []

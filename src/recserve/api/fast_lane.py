@@ -143,7 +143,7 @@ class FastLaneMiddleware:
         try:
             if path == "/v1/popular":
                 parsed = simple_options(query, max_n, user_param=True)
-                if parsed is None or not in_memory(engine, parsed[1], parsed[0]):
+                if parsed is None or not in_memory(engine, parsed[1], parsed[0], "popular"):
                     return None
                 body = popular_body(engine, parsed[0], parsed[1])
                 scope["route"], scope["path_params"] = _POPULAR, {}
@@ -152,7 +152,7 @@ class FastLaneMiddleware:
             if found is None or not _plain_id(user_id := found.group(1)):
                 return None
             parsed = simple_options(query, max_n, user_param=False)
-            if parsed is None or not in_memory(engine, user_id, parsed[0]):
+            if parsed is None or not in_memory(engine, user_id, parsed[0], "recommended"):
                 return None
             body = recommendations_body(engine, user_id, parsed[0])
             scope["route"], scope["path_params"] = _RECOMMENDATIONS, {"user_id": user_id}

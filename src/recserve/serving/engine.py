@@ -526,6 +526,24 @@ class ServingEngine:
 
     # A/B experiments: see recserve.experiments ---------------------------------------------
 
+    def history_cached(self, user_id: str, scenario: str) -> bool:
+        """Whether answering ``user_id`` on ``scenario`` needs no history read from the store:
+        it is cached in the item space of each model that may answer (the user's experiment
+        arm or the champion, then the champions of the FALLBACK chain)."""
+        try:
+            served, _ = self.served_for(scenario, user_id)
+        except ModelNotReady:
+            return False
+        models = [served]
+        while scenario in FALLBACK:
+            scenario = FALLBACK[scenario]
+            if scenario in self._served:
+                models.append(self._served[scenario])
+        return all(
+            m.model.items is not None and self.histories.holds(user_id, m.model.items)
+            for m in models
+        )
+
     def served_for(self, scenario: str, user_id: str) -> tuple[ServedModel, Arm | None]:
         """The model that answers ``user_id`` on ``scenario``, and their experiment arm: the
         variant's model version, another scenario's champion, or the champion (control).

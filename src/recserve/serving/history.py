@@ -244,10 +244,13 @@ class HistoryCache:
                         self._entries.popitem(last=False)
         return history
 
-    def holds(self, user_id: str) -> bool:
-        """Whether the user's history would come from the cache (no store read) now."""
+    def holds(self, user_id: str, items: Vocabulary) -> bool:
+        """Whether the user's history in ``items`` would come from the cache (no store read)
+        now."""
         entry = self._entries.get(user_id)
-        return entry is not None and entry.expires > self.clock()
+        return (
+            entry is not None and entry.expires > self.clock() and entry.packed(items) is not None
+        )
 
     def _expiry(self, now: float) -> float:
         return np.inf if self.ttl is None else now + self.ttl

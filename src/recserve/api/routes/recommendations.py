@@ -34,8 +34,11 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 }
 
 
-def in_memory(engine: ServingEngine, user_id: str | None, options: ListOptions) -> bool:
-    """Whether answering needs no I/O: the user's history is cached (or there is no user),
+def in_memory(
+    engine: ServingEngine, user_id: str | None, options: ListOptions, scenario: str
+) -> bool:
+    """Whether answering needs no I/O: the user's history is cached in the item spaces of the
+    models that answer ``scenario`` (``engine.history_cached``; or there is no user),
     the deleted-users marks are fresh (``engine.is_forgotten`` re-reads them from the store
     every ``forgotten_reload_seconds``), the live counters are this process's (not Redis),
     and no pinned item has to be looked up nor item catalogue built for a filter."""
@@ -45,7 +48,7 @@ def in_memory(engine: ServingEngine, user_id: str | None, options: ListOptions) 
         return False
     if not engine.forgotten_marks_fresh():
         return False
-    return user_id is None or engine.histories.holds(user_id)
+    return user_id is None or engine.history_cached(user_id, scenario)
 
 
 @router.get(
@@ -57,7 +60,7 @@ def in_memory(engine: ServingEngine, user_id: str | None, options: ListOptions) 
 async def recommend(user_id: UserIdPath, engine: EngineDep, options: ListParams) -> Response:
     """Leaves out items the user gave positive or negative feedback on, and hidden items.
     A user the model cannot personalise for (unknown, no history) gets popular items."""
-    if in_memory(engine, user_id, options):
+    if in_memory(engine, user_id, options, "recommended"):
         body = recommendations_body(engine, user_id, options)
     else:
         body = await run_in_threadpool(recommendations_body, engine, user_id, options)
@@ -92,7 +95,7 @@ async def popular(
 ) -> Response:
     """With ``user_id``, leaves out what that user has already given feedback on. Counts
     positive feedback posted since the last training."""
-    if in_memory(engine, user_id, options):
+    if in_memory(engine, user_id, options, "popular"):
         body = popular_body(engine, options, user_id)
     else:
         body = await run_in_threadpool(popular_body, engine, options, user_id)

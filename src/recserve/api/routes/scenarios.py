@@ -45,7 +45,7 @@ async def _global(
     engine: ServingEngine, scenario: str, user_id: str | None, options: ListOptions
 ) -> Response:
     """One list for everyone: on the event loop when no I/O is needed (``in_memory``)."""
-    if in_memory(engine, user_id, options):
+    if in_memory(engine, user_id, options, scenario):
         result = engine.global_ranking(scenario, user_id, options)
     else:
         result = await run_in_threadpool(engine.global_ranking, scenario, user_id, options)
