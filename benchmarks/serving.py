@@ -167,7 +167,7 @@ def wait_served(
             raise RuntimeError(f"server exited:\n{log.read_text()[-3000:]}")
         body = httpx.get(base + "/ready", timeout=120).json()
         ready = set(body.get("models") or {}) | {
-            d["scenario"] for d in body.get("details") or [] if d.get("ready")
+            d.get("scenario") for d in body.get("details") or [] if d.get("ready")
         }
         if set(scenarios) <= ready:
             return
