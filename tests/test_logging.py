@@ -7,15 +7,14 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from recserve.api import create_app
-from recserve.config import ConfigError, Settings, load_settings
+from recserve.config import ConfigError, load_settings
 from recserve.observability import JsonFormatter, TextFormatter, configure_logging
+from tests.api.conftest import make_client as make_client  # the fixture
 
 ADMIN_KEY = "s3cret-admin-key-42"
 READ_KEY = "s3cret-reader-key-42"
@@ -29,23 +28,6 @@ def restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     logging.getLogger("recserve").setLevel(level)
-
-
-@pytest.fixture
-def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
-    """A started client on settings overrides (as tests/api/conftest.py's fixture)."""
-    clients: list[TestClient] = []
-
-    def make(**overrides: Any) -> TestClient:
-        values: dict[str, Any] = {"data_dir": tmp_path, "model_poll_seconds": 0, **overrides}
-        client = TestClient(create_app(Settings(**values)))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in reversed(clients):
-        client.__exit__(None, None, None)
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

@@ -165,6 +165,29 @@ def _sorted_contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarr
     return sorted_values[at] == queries
 
 
+def best_candidates(
+    candidates: np.ndarray,
+    vectors: np.ndarray,
+    query: np.ndarray,
+    n: int,
+    excluded: np.ndarray,
+    allowed: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` best of an index's candidate rows by exact inner product with ``query``:
+    padding (-1), rows in the sorted ``excluded`` and rows not ``allowed`` left out; fewer
+    than ``n`` when fewer are left. Serving's re-scoring, shared with the index calibration
+    (serving/retrieval.py) so both measure the same thing."""
+    keep = candidates >= 0
+    if allowed is not None:
+        keep &= allowed[candidates]  # -1 reads the last row: masked by the first test
+    if len(excluded):
+        keep &= ~_sorted_contains(excluded, candidates)
+    found = candidates[keep]
+    scores = vectors[found] @ query
+    best = np.argsort(-scores, kind="stable")[:n]
+    return found[best], scores[best]
+
+
 def _normalised(table: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(table, axis=1, keepdims=True)
     return (table / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -324,17 +347,12 @@ class FactorModel(Recommender[C]):
             )
             k = max(n * CANDIDATE_OVERFETCH, n + max(len(excluded[r]) for r in rows))
             candidates = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-            vectors = self.retrieval_vectors()
             for i, r in enumerate(rows):
-                found = candidates[i][candidates[i] >= 0]
-                found = found[self.servable_items[found]]
-                found = found[~_sorted_contains(excluded[r], found)]
-                if len(found) < n:  # the probed part of the index ran short
+                found = self._rescored(candidates[i], queries[i], offsets[i], n, excluded[r])
+                if found is None:
                     exact.append(r)
-                    continue
-                scores = vectors[found] @ queries[i] + offsets[i]
-                best = np.argsort(-scores, kind="stable")[:n]
-                ids[r], top[r] = found[best], scores[best]
+                else:
+                    ids[r], top[r] = found
         if exact:
             sub = np.asarray(sorted(exact), dtype=np.int64)
             rest = None if exclude is None else sp.csr_matrix(exclude)[sub]
@@ -362,16 +380,21 @@ class FactorModel(Recommender[C]):
             return None
         queries, offsets = self._retrieval_queries(users, history)
         k = max(n * CANDIDATE_OVERFETCH, n + len(excluded))
-        found = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)[0]
-        keep = (found >= 0) & self.servable_items[found]  # found -1: masked by the first
-        if len(excluded):
-            keep &= ~_sorted_contains(excluded, found)
-        found = found[keep]
-        if len(found) < n:  # the probed part of the index ran short
+        candidates = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)[0]
+        found = self._rescored(candidates, queries[0], offsets[0], n, excluded)
+        return None if found is None else (found[0][None], found[1][None])
+
+    def _rescored(
+        self, candidates: np.ndarray, query: np.ndarray, offset: float, n: int, excluded: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The top ``n`` servable, not excluded candidates scored exactly; None when the
+        probed part of the index ran short (the exact path answers)."""
+        found, scores = best_candidates(
+            candidates, self.retrieval_vectors(), query, n, excluded, self.servable_items
+        )
+        if len(found) < n:
             return None
-        scores = self.retrieval_vectors()[found] @ queries[0] + offsets[0]
-        best = np.argsort(-scores, kind="stable")[:n]
-        return found[best][None], scores[best].astype(np.float32)[None]
+        return found, (scores + offset).astype(np.float32)
 
     # -- similarity -----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-FOLD_IN_MEMO_ROWS = 20_000  # query vectors kept per served model: ~7 MB at 64 factors
+FOLD_IN_MEMO_ROWS = 20_000  # per served model: ~14 MB at 64 factors, 20-event histories
 
 
 class BytesMemo:

@@ -15,7 +15,7 @@ from fastapi.security import APIKeyHeader
 from recserve.api.errors import ApiError
 from recserve.config import ApiKey, Scope, Settings
 from recserve.registry import ModelRegistry
-from recserve.schemas import ID_MAX, ExternalId
+from recserve.schemas import CONTROL_CHARACTERS, ID_MAX, ExternalId
 from recserve.serving import ServingEngine
 from recserve.store import InvalidCursor, Store
 from recserve.store.paging import decode_cursor
@@ -156,14 +156,13 @@ CursorQuery = Annotated[
     str | None,
     Query(max_length=1024, description="next_cursor of the previous page; omit for the first."),
 ]
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def entity_cursor(cursor: CursorQuery = None) -> str | None:
     """A cursor over items or users: it must decode to a plausible id (the store compares it)."""
     if cursor:
         key = decode_cursor(cursor)
-        if not key or len(key) > ID_MAX or _CONTROL.search(key):
+        if not key or len(key) > ID_MAX or CONTROL_CHARACTERS.search(key):
             raise InvalidCursor("invalid cursor")
     return cursor
 

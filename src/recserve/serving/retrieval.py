@@ -32,7 +32,7 @@ import faiss
 import numpy as np
 import scipy.sparse as sp
 
-from recserve.algorithms.factor_base import CANDIDATE_OVERFETCH, FactorModel
+from recserve.algorithms.factor_base import CANDIDATE_OVERFETCH, FactorModel, best_candidates
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,8 @@ def calibrated_nprobe(index: Any, table: np.ndarray, queries: np.ndarray, target
 
     Each query is served as for a user whose ``CALIBRATION_SEEN`` best items are already seen
     (a user's history items are among their best scored, and serving leaves them out): its
-    exact top 10 after those, against ``CANDIDATE_FETCH`` candidates from the index, seen
-    ones dropped, re-scored exactly on ``table``.
+    exact top 10 after those, against ``CANDIDATE_FETCH`` candidates from the index re-scored
+    as serving does (``factor_base.best_candidates``).
     """
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     seen = min(CALIBRATION_SEEN, max(0, len(table) - 10))
@@ -140,10 +140,8 @@ def calibrated_nprobe(index: Any, table: np.ndarray, queries: np.ndarray, target
         _, found = index.search(queries, fetch)
         hits = 0
         for row, candidates in enumerate(found):
-            candidates = candidates[candidates >= 0]
-            candidates = candidates[~np.isin(candidates, exact[row, :seen])]
-            scores = table[candidates] @ queries[row]
-            best = candidates[np.argsort(-scores, kind="stable")[:k]]
+            seen_rows = np.sort(exact[row, :seen])
+            best, _ = best_candidates(candidates, table, queries[row], k, seen_rows)
             hits += len(np.intersect1d(best, exact[row, seen:]))
         if hits / (len(queries) * k) >= target or nprobe >= index.nlist:
             return min(nprobe, int(index.nlist))
