@@ -98,6 +98,21 @@ def test_hidden_and_deleted_items_are_never_served(engine: ServingEngine) -> Non
     assert top[0] in engine.popular(3).item_ids
 
 
+def test_a_loaded_champion_blocks_items_hidden_or_deleted_before_it_loaded(
+    engine: ServingEngine,
+) -> None:
+    top = engine.popular(4).item_ids
+    engine.store.items.patch(top[0], {"hidden": True})
+    engine.store.delete_item(top[2])
+    fresh = ServingEngine(engine.store, engine.registry, default_feedback_types())
+    fresh.refresh()
+    served = fresh.served()["popular"]
+    assert served.model.items is not None
+    expected = sorted(served.model.items.index([top[0], top[2]]).tolist())
+    assert served.blocked.indices.tolist() == expected
+    assert fresh.popular(2).item_ids == [top[1], top[3]]
+
+
 def test_similar_items_and_unknown_item(engine: ServingEngine) -> None:
     result = engine.similar_items("i0", 4)
     assert len(result.item_ids) == 4 and "i0" not in result.item_ids

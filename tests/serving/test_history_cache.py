@@ -10,14 +10,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from fastapi.testclient import TestClient
 
 from recserve.api import create_app
 from recserve.config import Settings, default_feedback_types
 from recserve.data import Dataset, Vocabulary
 from recserve.serving.history import Classified, HistoryCache, replica_ttl
-from recserve.serving.pipeline import excluded, exclusion_row
 from tests.api.conftest import synthetic_events, train
 
 RULES = default_feedback_types()
@@ -164,16 +162,3 @@ def test_a_write_by_another_process_shows_after_the_ttl(make: Callable[..., Any]
     assert _top(client, "u03") == first  # still the cached history
     time.sleep(0.25)
     assert first[0] not in _top(client, "u03")
-
-
-def test_excluded_indices_and_rows_match_numpy_and_scipy() -> None:
-    rng = np.random.default_rng(0)
-    for n in (0, 1, 7, 8, 9, 17, 1003):
-        for dropped in (0.0, 0.01, 0.5, 1.0):
-            mask = rng.random(n) >= dropped
-            drop = excluded(mask)
-            assert drop.tolist() == np.flatnonzero(~mask).tolist()
-            row = exclusion_row(mask)
-            assert row.shape == (1, n) and row.toarray()[0].tolist() == (~mask).tolist()
-            checked = sp.csr_matrix((np.ones(len(drop)), (np.zeros(len(drop)), drop)), (1, n))
-            assert (row - checked).nnz == 0 and (row @ np.ones(n)).tolist() == [len(drop)]

@@ -106,6 +106,17 @@ def test_cursor_paging_visits_every_row_once(store: Store) -> None:
         store.users.page("%%%not-base64", 5)
 
 
+def test_key_chunks_and_flagged_keys(store: Store) -> None:
+    keys = [f"item-{i:03d}" for i in range(23)]
+    store.items.upsert([{"item_id": k, "hidden": i % 5 == 0} for i, k in enumerate(keys)])
+    for size in (1, 5, 23, 100):
+        chunks = list(store.items.key_chunks(size))
+        assert [k for chunk in chunks for k in chunk] == keys
+        assert all(len(c) == size for c in chunks[:-1]) and 0 < len(chunks[-1]) <= size
+    assert store.items.keys_flagged("hidden") == keys[::5]
+    assert list(store.users.key_chunks(3)) == []
+
+
 def test_feedback_is_idempotent_on_event_id(store: Store) -> None:
     result = store.feedback.add([_event(1), _event(2, item="i2")])
     assert (result.accepted, result.duplicates) == (2, 0)

@@ -20,6 +20,7 @@ from recserve.algorithms.similarity import ItemNeighbourhood
 from recserve.data import Vocabulary
 from recserve.serving import engine as core
 from recserve.serving import pipeline
+from recserve.serving.allowed import Allowed
 from recserve.serving.explain import Explanation, explain
 from recserve.serving.live import popular_scores, trending_scores
 from recserve.serving.options import ListOptions
@@ -191,11 +192,11 @@ def recommend(
     model = served.model
     if isinstance(model, GlobalRanking) and served is engine.served().get("popular"):
         return global_ranking(engine, "popular", user_id, options)  # with live counters
-    mask = pipeline.allowed_mask(
+    allowed = pipeline.allowed_items(
         served.blocked, _items(served), _catalogue(engine, served), options, live.seen
     )
     source = pipeline.model_source(model, chosen.users, live.positive, chosen.sequences)
-    ranked = pipeline.run(source, model, _catalogue(engine, served), mask, options)
+    ranked = pipeline.run(source, model, _catalogue(engine, served), allowed, options)
     return finish(
         engine, served, ranked, options, _history_explainer(engine, served, live.positive)
     )
@@ -205,21 +206,19 @@ def recommend(
 
 
 def _similar_list(
-    engine: ServingEngine, served: ServedModel, index: int, mask: np.ndarray, options: ListOptions
+    engine: ServingEngine, served: ServedModel, index: int, allowed: Allowed, options: ListOptions
 ) -> pipeline.Ranked:
     model = served.model
-    mask = mask.copy()
-    if index >= 0:
-        mask[index] = False
+    allowed = allowed.without(np.array([index]))
 
-    def source(allowed: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    def source(allowed: Allowed, depth: int) -> tuple[np.ndarray, np.ndarray]:
         def neighbours(k: int) -> tuple[np.ndarray, np.ndarray]:
             ids, scores = model.similar_items(np.array([index]), k)
             return ids[0], scores[0]
 
         return pipeline.filtered_neighbours(neighbours, allowed, depth)
 
-    return pipeline.run(source, model, _catalogue(engine, served), mask, options)
+    return pipeline.run(source, model, _catalogue(engine, served), allowed, options)
 
 
 def similar(
@@ -229,12 +228,12 @@ def similar(
     served = engine._model(scenario)
     assert served.model.items is not None
     index = served.model.items.get(item_id)
-    mask = pipeline.allowed_mask(
+    allowed = pipeline.allowed_items(
         served.blocked, _items(served), _catalogue(engine, served), options
     )
     if index < 0:
-        mask[:] = False
-    ranked = _similar_list(engine, served, index, mask, options)
+        allowed = Allowed.nothing(allowed.size)
+    ranked = _similar_list(engine, served, index, allowed, options)
     reason = "similar_to" if scenario == "similar_items" else "bought_together"
     return finish(engine, served, ranked, options, _fixed_explainer(reason, ((item_id, 1.0),)))
 
@@ -267,18 +266,18 @@ def because_you_liked(
     assert model.items is not None
     live = engine._history(user_id, model.items)
     recent = list(dict.fromkeys(int(i) for i in live.sequence[::-1]))[:anchors]
-    mask = pipeline.allowed_mask(
+    allowed = pipeline.allowed_items(
         served.blocked, _items(served), _catalogue(engine, served), options, live.seen
     )
     groups = []
     plain = replace(options, pins=())
     for index in recent:
-        ranked = _similar_list(engine, served, index, mask, plain)
+        ranked = _similar_list(engine, served, index, allowed, plain)
         anchor = str(model.items.id_of(np.array([index]))[0])
         result = finish(
             engine, served, ranked, plain, _fixed_explainer("similar_to", ((anchor, 1.0),))
         )
-        mask[model.items.index(result.item_ids)] = False
+        allowed = allowed.without(model.items.index(result.item_ids))
         groups.append((anchor, result))
     return Groups(groups, served.ref, core.new_recommendation_id())
 
@@ -312,7 +311,7 @@ def global_ranking(
     model = served.model
     assert model.items is not None
     seen = engine._history(user_id, model.items).seen if user_id else None
-    mask = pipeline.allowed_mask(
+    allowed = pipeline.allowed_items(
         served.blocked, _items(served), _catalogue(engine, served), options, seen
     )
     source: pipeline.Source
@@ -322,7 +321,7 @@ def global_ranking(
     else:
         source = pipeline.model_source(model, np.array([-1]), None)
 
-    ranked = pipeline.run(source, model, _catalogue(engine, served), mask, options)
+    ranked = pipeline.run(source, model, _catalogue(engine, served), allowed, options)
     return finish(engine, served, ranked, options, _fixed_explainer(scenario))
 
 
@@ -421,12 +420,12 @@ def session(
             continue
         history = _row(sequence, len(model.items))
         seen = _row(indices[indices >= 0], len(model.items))  # the whole session
-        mask = pipeline.allowed_mask(
+        allowed = pipeline.allowed_items(
             served.blocked, _items(served), _catalogue(engine, served), options, seen
         )
-        rejected = model.items.index(list(negative))
-        mask[rejected[rejected >= 0]] = False  # negative feedback removes an item, always
-        ranked = pipeline.run(source, model, _catalogue(engine, served), mask, options)
+        # negative feedback removes an item, always
+        allowed = allowed.without(model.items.index(list(negative)))
+        ranked = pipeline.run(source, model, _catalogue(engine, served), allowed, options)
         return finish(engine, served, ranked, options, _history_explainer(engine, served, history))
     seen_ids = tuple(dict.fromkeys([*item_ids, *negative]))
     return global_ranking(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +26,7 @@ USER_DEFAULTS: dict[str, Any] = {"attributes": {}, "tags": []}
 
 
 GET_MANY_CHUNK = 30_000  # keys per query in ``get_many``
+KEY_CHUNK = 50_000  # keys per page in ``key_chunks``
 
 
 class EntityRepository:
@@ -134,6 +135,28 @@ class EntityRepository:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one()
             )
+
+    def key_chunks(self, size: int = KEY_CHUNK) -> Iterator[list[str]]:
+        """Every key in order, ``size`` at a time (keyset pages, each its own short read):
+        a caller scanning a 1M-row table never holds a Python string per row at once."""
+        after: str | None = None
+        while True:
+            stmt = sa.select(self.key_column).order_by(self.key_column).limit(size)
+            if after is not None:
+                stmt = stmt.where(self.key_column > after)
+            with self.engine.connect() as conn:
+                keys = list(conn.execute(stmt).scalars())
+            if keys:
+                yield keys
+            if len(keys) < size:
+                return
+            after = keys[-1]
+
+    def keys_flagged(self, column: str) -> list[str]:
+        """The keys of the rows whose boolean ``column`` is true (e.g. hidden items)."""
+        stmt = sa.select(self.key_column).where(self.table.c[column].is_(True))
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt.order_by(self.key_column)).scalars())
 
     def all_keys(self) -> list[str]:
         with self.engine.connect() as conn:
