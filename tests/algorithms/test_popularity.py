@@ -37,3 +37,15 @@ def test_decay_prefers_recent_events() -> None:
     top_plain = set(plain.ranking(10)[0].tolist())
     assert len(top_decayed & recent_items) >= len(top_plain & recent_items)
     assert len(top_decayed & recent_items) == 10
+
+
+def test_order_is_every_item_best_first_and_follows_a_refit() -> None:
+    data = make_synthetic()
+    model = create("popular").fit(data)
+    order = model.order
+    assert sorted(order.tolist()) == list(range(data.n_items))
+    assert (np.diff(model.scores[order]) <= 0).all()
+    assert model.order is order  # sorted once
+    model.fit(data.subset(data.kind != POSITIVE))  # other scores: sorted again
+    assert model.order is not order
+    assert (np.diff(model.scores[model.order]) <= 0).all()

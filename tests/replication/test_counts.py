@@ -35,7 +35,8 @@ def test_two_replicas_see_the_same_votes(link: RedisLink) -> None:
     b.add([("u1", "b"), ("u3", "b"), ("u3", "zzz")])
     np.testing.assert_array_equal(b.counts, [0, 3, 1])
     assert b.any
-    np.testing.assert_array_equal(popular_scores(np.ones(3, np.float32), b), [1, 4, 2])
+    assert a.changed.tolist() == b.changed.tolist() == [1, 2]
+    np.testing.assert_array_equal(popular_scores(np.ones(3, np.float32), b.counts), [1, 4, 2])
 
 
 def test_counts_are_per_model_and_cached_briefly(link: RedisLink) -> None:
@@ -63,6 +64,7 @@ def test_redis_down_counts_in_process(caplog: pytest.LogCaptureFixture) -> None:
         counts.add([("u1", "a"), ("u1", "a"), ("u2", "a")])
         counts.add([("u3", "b")])
         np.testing.assert_array_equal(counts.counts, [2, 1, 0])
+        assert counts.changed.tolist() == [0, 1] and counts.any
     warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
     assert len(warnings) == 1  # logged once per outage, not per call
 

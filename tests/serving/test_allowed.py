@@ -20,6 +20,7 @@ from recserve.serving.pipeline import (
     exclusion_row,
     filtered_neighbours,
     from_scores,
+    ranking_source,
 )
 
 
@@ -155,3 +156,43 @@ def test_top_items_and_neighbours_skip_what_is_not_allowed() -> None:
 
         ids, _ = filtered_neighbours(neighbours, allowed, 5)
         assert ids.tolist() == [i for i in order if mask[i]][:5]
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_a_global_ranking_re_scores_only_its_head_and_changed_items(ties: bool) -> None:
+    rng = np.random.default_rng(4)
+    n = 2000
+    for _ in range(20):
+        trained = (rng.integers(0, 30, n) if ties else rng.random(n)).astype(np.float32)
+        order = np.argsort(-trained, kind="stable")
+        changed = np.unique(rng.integers(0, n, rng.integers(0, 12)))
+        counts = np.zeros(n, dtype=np.float32)
+        counts[changed] = rng.integers(1, 40, len(changed))
+        live = trained + counts
+        asked: list[int] = []
+
+        def scores_at(
+            at: np.ndarray, live: np.ndarray = live, asked: list[int] = asked
+        ) -> np.ndarray:
+            asked.append(len(at))
+            return live[at]
+
+        source = ranking_source(order, scores_at, changed)
+        head = order[:5]
+        for allowed in (
+            Allowed.all_but(n),
+            Allowed.all_but(n, head[:3], rng.integers(0, n, 20)),
+            Allowed.all_but(n, changed).narrowed(np.arange(n) % 2 == 0),
+        ):
+            asked.clear()
+            ids, scores = source(allowed, 10)
+            expected_ids, expected_scores = from_scores(live, allowed, 10)
+            assert scores.tolist() == expected_scores.tolist()
+            assert allowed.contains(ids).all() and len(set(ids.tolist())) == 10
+            assert np.array_equal(live[ids], scores)
+            if not ties:
+                assert ids.tolist() == expected_ids.tolist()
+            if not allowed.narrow:  # a few dozen items re-scored, not the catalogue
+                assert asked == [
+                    len(np.union1d(order[: 10 + len(allowed.dropped()) + len(changed)], changed))
+                ]

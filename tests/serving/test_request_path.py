@@ -40,8 +40,9 @@ def test_live_counts_one_vote_per_user_and_item() -> None:
     assert not live.any
     live.add([("u1", "a"), ("u1", "a"), ("u2", "a"), ("u1", "b"), ("u1", "unknown")])
     assert live.counts.tolist() == [2.0, 1.0] and live.any
-    assert popular_scores(np.array([1.0, 5.0], np.float32), live).tolist() == [3.0, 6.0]
-    trend = trending_scores(np.array([2.0, 0.0], np.float32), live, prior=5.0)
+    assert live.changed.tolist() == [0, 1]
+    assert popular_scores(np.array([1.0, 5.0], np.float32), live.counts).tolist() == [3.0, 6.0]
+    trend = trending_scores(np.array([2.0, 0.0], np.float32), live.counts, prior=5.0)
     assert trend.tolist() == pytest.approx([2.4, 1.2])
 
 

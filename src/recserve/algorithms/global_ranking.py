@@ -30,6 +30,18 @@ class GlobalRanking(Recommender[Config]):
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         self.scores = arrays["scores"]
 
+    @property
+    def order(self) -> np.ndarray:
+        """Every item index, best trained score first (ties: lower index first); sorted
+        once per ``scores`` array and kept, so serving a 1M-item list needs no sort."""
+        cached = getattr(self, "_order", None)
+        if cached is not None and cached[0] is self.scores:
+            return cached[1]
+        order = np.argsort(-self.scores, kind="stable").astype(np.int64)
+        order.setflags(write=False)
+        self._order = (self.scores, order)
+        return order
+
     def ranking(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The global top-n (item indices, scores)."""
         self._check_fitted()

@@ -66,6 +66,7 @@ class RedisLiveCounts:
         self.pairs_key = link.key("live", ref, "pairs")
         self._script = link.client.register_script(_ADD)
         self._shared = np.zeros(len(items), dtype=np.float32)  # last read from Redis
+        self._shared_changed = np.empty(0, dtype=np.int64)  # its items with a vote, sorted
         self._read_at = -np.inf
         self._offline = LiveCounts(items)  # votes counted while Redis was unreachable
         self._lock = threading.Lock()
@@ -90,16 +91,27 @@ class RedisLiveCounts:
                 self.breaker.failed(exc)
         self._offline.add(known)
 
-    @property
-    def counts(self) -> np.ndarray:
-        """Votes per item index: shared ones (at most ``ttl`` old) plus offline ones."""
+    def _fresh(self) -> None:
+        """Read the shared counters again when the copy is ``ttl`` old."""
         if time.monotonic() - self._read_at >= self.ttl and self.breaker.closed:
             with self._lock:
                 if time.monotonic() - self._read_at >= self.ttl:
                     self._read()
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Votes per item index: shared ones (at most ``ttl`` old) plus offline ones."""
+        self._fresh()
         if self._offline.any:
             return self._shared + self._offline.counts
         return self._shared
+
+    @property
+    def changed(self) -> np.ndarray:
+        self._fresh()
+        if self._offline.any:
+            return np.union1d(self._shared_changed, self._offline.changed)
+        return self._shared_changed
 
     def _read(self) -> None:
         try:
@@ -109,18 +121,20 @@ class RedisLiveCounts:
             return
         self.breaker.succeeded()
         shared = np.zeros(len(self.items), dtype=np.float32)
+        changed = np.empty(0, dtype=np.int64)
         if stored:
             ids = [k.decode() if isinstance(k, bytes) else str(k) for k in stored]
             index = self.items.index(ids)
             votes = np.fromiter((float(v) for v in stored.values()), np.float32, len(ids))
-            keep = index >= 0
+            keep = (index >= 0) & (votes != 0)
             np.add.at(shared, index[keep], votes[keep])
-        self._shared = shared
+            changed = np.unique(index[keep])
+        self._shared, self._shared_changed = shared, changed
         self._read_at = time.monotonic()
 
     @property
     def any(self) -> bool:
-        return bool(self.counts.any())
+        return len(self.changed) > 0
 
     def regrown(self, items: Vocabulary) -> RedisLiveCounts:
         """The same shared counters over a grown item space (they are keyed by item id)."""

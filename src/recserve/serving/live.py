@@ -29,6 +29,12 @@ class LiveCounter(Protocol):
     def counts(self) -> np.ndarray: ...
 
     @property
+    def changed(self) -> np.ndarray:
+        """Sorted indices of the items with a vote: the only ones whose live score differs
+        from the trained one (so a request re-scores these, not the whole catalogue)."""
+        ...
+
+    @property
     def any(self) -> bool: ...
 
     def add(self, pairs: Iterable[tuple[str, str]]) -> None: ...
@@ -52,11 +58,13 @@ class LiveCounts:
         self.items = items
         self.counts = np.zeros(len(items), dtype=np.float32)
         self._pairs: set[tuple[str, str]] = set()
+        self._changed = np.empty(0, dtype=np.int64)  # item indices with a vote, sorted
         self._lock = threading.Lock()
 
     def add(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Count (user_id, item_id) pairs of positive events; a repeated pair counts once."""
         with self._lock:
+            voted = []
             for user_id, item_id in pairs:
                 index = self.items.get(item_id)
                 if index < 0 or (user_id, item_id) in self._pairs:
@@ -64,6 +72,13 @@ class LiveCounts:
                 if len(self._pairs) < MAX_PAIRS:
                     self._pairs.add((user_id, item_id))
                 self.counts[index] += 1.0
+                voted.append(index)
+            if voted:  # a new array: a request holding the old one keeps a consistent view
+                self._changed = np.union1d(self._changed, np.array(voted, dtype=np.int64))
+
+    @property
+    def changed(self) -> np.ndarray:
+        return self._changed
 
     def regrown(self, items: Vocabulary) -> LiveCounts:
         """The same counts in a grown item space (new items appended, as ``observe_items``
@@ -72,6 +87,7 @@ class LiveCounts:
         with self._lock:
             grown.counts[: len(self.counts)] = self.counts
             grown._pairs = set(self._pairs)
+            grown._changed = self._changed
         return grown
 
     @property
@@ -79,17 +95,18 @@ class LiveCounts:
         return bool(self._pairs)
 
 
-def popular_scores(trained: np.ndarray, live: LiveCounter) -> np.ndarray:
-    """Popularity counts distinct users: live votes add one each."""
-    return trained + live.counts
+def popular_scores(trained: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Popularity counts distinct users: live votes (``counts``, aligned with ``trained``)
+    add one each. An item without a vote keeps its trained score."""
+    return trained + counts
 
 
-def trending_scores(trained: np.ndarray, live: LiveCounter, prior: float) -> np.ndarray:
+def trending_scores(trained: np.ndarray, counts: np.ndarray, prior: float) -> np.ndarray:
     """Trending is ``(recent + prior) / (previous + prior)``; live events join ``recent``.
 
     The model keeps only the ratio, so a live vote adds ``1 / prior`` to it: exact for an
     item with no earlier window, and an item with no recent events starts from growth 1.
+    An item without a vote keeps its trained score.
     """
-    counts = live.counts
     base = np.where((trained <= 0) & (counts > 0), 1.0, trained)
     return (base + counts / prior).astype(np.float32)

@@ -285,16 +285,25 @@ def because_you_liked(
 # -- one list for everyone ------------------------------------------------------------------
 
 
-def _live_scores(engine: ServingEngine, scenario: str, served: ServedModel) -> np.ndarray:
+def _ranking_source(engine: ServingEngine, scenario: str, served: ServedModel) -> pipeline.Source:
+    """A global ranking's candidates: the trained order, re-scored where popular and
+    trending counted votes since training (``pipeline.ranking_source``)."""
     model = served.model
     assert isinstance(model, GlobalRanking)
+    trained = model.scores
     live = engine.live_counts(served) if scenario in ("popular", "trending") else None
     if live is None or not live.any:
-        return model.scores
+        return pipeline.ranking_source(model.order, trained.__getitem__, np.empty(0, np.int64))
+    counts = live.counts  # before ``changed``: a refresh between the two only adds items
+    changed = live.changed
     if scenario == "popular":
-        return popular_scores(model.scores, live)
+        return pipeline.ranking_source(
+            model.order, lambda at: popular_scores(trained[at], counts[at]), changed
+        )
     prior = float(getattr(model.config, "prior", 1.0))
-    return trending_scores(model.scores, live, prior)
+    return pipeline.ranking_source(
+        model.order, lambda at: trending_scores(trained[at], counts[at], prior), changed
+    )
 
 
 def global_ranking(
@@ -316,8 +325,7 @@ def global_ranking(
     )
     source: pipeline.Source
     if isinstance(model, GlobalRanking):
-        scores = _live_scores(engine, scenario, served)
-        source = partial(pipeline.from_scores, scores)
+        source = _ranking_source(engine, scenario, served)
     else:
         source = pipeline.model_source(model, np.array([-1]), None)
 
