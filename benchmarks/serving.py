@@ -3,11 +3,11 @@
 For each catalogue size a temporary data folder gets a synthetic catalogue: every item in
 the SQLite store, users with a few likes each, an ALS model with clustered random 64-dim
 factors (as trained factors are: users and items scattered around shared topics) promoted
-as ``recommended`` and a popularity model as ``popular``. Then
+as ``recommended`` and ``similar_items`` and a popularity model as ``popular``. Then
 
   * ``recserve serve`` (uvicorn, one worker) starts in a subprocess; its RSS is read idle,
-    before any champion is promoted, then again once it serves the models (loaded, ANN
-    index built) and after the load;
+    before any champion is promoted, then again once it serves the models (loaded, both
+    ANN indexes built: recommendations and similar items) and after the load;
   * a bare FastAPI app in another subprocess answers the same path with a JSON list of the
     same size (10 items with scores, a model name and an id), from a sync endpoint like the
     real route (``--bare-async`` for an ``async def`` one);
@@ -16,7 +16,8 @@ as ``recommended`` and a popularity model as ``popular``. Then
     previous answer is read, random known users, a warm-up then a timed phase;
   * in this process: ANN recall@10 of the served path against exact top-10 (for users with
     their seen items excluded), the index build time, and the in-process cost of one
-    ``ServingEngine.recommend`` with ANN and exact (``--profile``: where the time goes).
+    ``ServingEngine.recommend`` with ANN and exact (``--profile``: where the time goes); the
+    same for ``ServingEngine.similar_items`` (100 random anchor items, cosine).
 
 Targets (DESIGN.md section 10): throughput >= 60% of the bare endpoint; p99 < 15 ms at 100k
 items and < 25 ms at 1M with ANN recall@10 >= 0.95; 1M x 64 within 0.5 GB above idle.
@@ -135,6 +136,7 @@ def promote(data_dir: Path, versions: dict[str, Any]) -> None:
 
     registry = ModelRegistry(data_dir / "models")
     registry.promote("recommended", "als", versions["als"])
+    registry.promote("similar_items", "als", versions["als"])  # a second (cosine) index
     registry.promote("popular", "popular", versions["popular"])
 
 
@@ -343,7 +345,7 @@ def in_process(data_dir: Path, users: int, profile: bool, min_items: int) -> dic
     from recserve.registry import ModelRegistry
     from recserve.serving import ServingEngine
     from recserve.serving.history import HistoryCache
-    from recserve.serving.retrieval import IvfIndex, attach_retrieval
+    from recserve.serving.retrieval import IvfIndex, attach_neighbours, attach_retrieval
     from recserve.store import Store
 
     store = Store.open(f"sqlite:///{(data_dir / 'recserve.sqlite').resolve()}")
@@ -381,11 +383,37 @@ def in_process(data_dir: Path, users: int, profile: bool, min_items: int) -> dic
     model.attach_candidates(None)
     exact, out["exact_ms"] = timed(sample)
     model.attach_candidates(index)
-    out["recall"] = float(
-        np.mean([len(set(a) & set(e)) / max(1, len(e)) for a, e in zip(ann, exact, strict=True)])
-    )
+    out["recall"] = _recall(ann, exact)
+
+    # similar items: the champion's second index, over unit-length item factors (cosine)
+    model.attach_neighbours(None)
+    start = time.perf_counter()
+    assert attach_neighbours(model, min_items)
+    out["neighbours_build_s"] = time.perf_counter() - start
+    neighbours = model.neighbour_index
+    assert isinstance(neighbours, IvfIndex)
+    out["neighbours_nprobe"] = neighbours.nprobe
+    anchors = [item_id(int(j)) for j in rng.choice(model.n_items, 100, replace=False)]
+
+    def similar(ids: list[str]) -> tuple[list[list[str]], float]:
+        lists, start = [], time.perf_counter()
+        for anchor in ids:
+            lists.append(engine.similar_items(anchor, 10).item_ids)
+        return lists, (time.perf_counter() - start) / len(ids) * 1000
+
+    similar(anchors[:5])
+    ann, out["similar_ann_ms"] = similar(anchors)
+    model.attach_neighbours(None)
+    exact, out["similar_exact_ms"] = similar(anchors)
+    out["similar_recall"] = _recall(ann, exact)
     store.close()
     return out
+
+
+def _recall(approximate: list[list[str]], exact: list[list[str]]) -> float:
+    """Mean recall@10 of the approximate lists against the exact ones."""
+    pairs = zip(approximate, exact, strict=True)
+    return float(np.mean([len(set(a) & set(e)) / max(1, len(e)) for a, e in pairs]))
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -431,9 +459,9 @@ def bench_in(root: Path, n_items: int, args: argparse.Namespace) -> dict[str, An
         result["rss_idle"] = rss_mb(server.pid)
         start = time.perf_counter()
         promote(data_dir, built)
-        # both champions served: the registry's two promotions may reach the server's poll
-        # one at a time, and a load still running would compete with the measured requests
-        wait_served(base, ("recommended", "popular"), server, root / "server.log")
+        # every champion served: the registry's promotions may reach the server's poll one
+        # at a time, and a load still running would compete with the measured requests
+        wait_served(base, ("recommended", "similar_items", "popular"), server, root / "server.log")
         result["load_s"] = time.perf_counter() - start
         result["rss_loaded"] = rss_mb(server.pid)
         body = httpx.get(f"{base}/v1/users/{user_id(0)}/recommendations?n=10").json()
@@ -485,6 +513,11 @@ def report(r: dict[str, Any]) -> None:
         f"ANN (faiss IVF-SQ8, {r['cells']} cells, nprobe {r['nprobe']} calibrated): recall@10 vs exact "
         f"{r['recall']:.3f}; index built in {r['build_s']:.1f}s; in-process recommend "
         f"{r['ann_ms']:.2f} ms with ANN, {r['exact_ms']:.2f} ms exact"
+    )
+    print(
+        f"similar items (cosine index, nprobe {r['neighbours_nprobe']} calibrated): recall@10 "
+        f"vs exact {r['similar_recall']:.3f}; index built in {r['neighbours_build_s']:.1f}s; "
+        f"in-process {r['similar_ann_ms']:.2f} ms with ANN, {r['similar_exact_ms']:.2f} ms exact"
     )
     print(
         f"server RSS: idle {r['rss_idle']:.0f} MB, serving {r['rss_loaded']:.0f} MB "

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from recserve.algorithms import create
 from recserve.algorithms.factor_base import CANDIDATE_MAX_EXCLUDED, FactorModel
 from recserve.data import Dataset, Vocabulary
-from recserve.serving.retrieval import IvfIndex, attach_retrieval
+from recserve.serving.retrieval import IvfIndex, attach_neighbours, attach_retrieval
 from recserve.store import Store, entities
 from tests.api.conftest import BLOCKS, USERS_PER_BLOCK, synthetic_events, user_id
 from tests.api.conftest import make_client as make_client  # the fixture
@@ -139,6 +139,46 @@ def test_unknown_user_without_history_gets_an_empty_row(als: FactorModel[Any]) -
     assert (ids[1] >= 0).all()
 
 
+def test_similar_items_through_the_neighbour_index_match_exact_cosine() -> None:
+    model = clustered_model(seed=5)
+    anchors = np.array([0, 1, 2, 97, -1, *range(100, 3100, 30)])  # 0, 97: not servable
+    exact_ids, exact_scores = model.similar_items(anchors, 10)
+    assert model.neighbour_index is None
+    assert not attach_neighbours(model, min_items=ITEMS + 1)  # below the threshold
+    assert attach_neighbours(model, min_items=50_000) and model.neighbour_index is not None
+    ids, scores = model.similar_items(anchors, 10)
+    servable = (anchors >= 0) & model.servable_items[anchors.clip(min=0)]
+    assert (~servable).sum() == 4  # 0, 97, 970 (multiples of 97) and -1
+    for row in np.flatnonzero(~servable):  # nothing for them, as on the exact path
+        assert (ids[row] == -1).all() and (exact_ids[row] == -1).all()
+    ok = np.flatnonzero(servable)
+    assert recall_at(ids[ok], exact_ids[ok]) >= 0.95
+    factors = model.item_factors.astype(np.float64)
+    norms = np.linalg.norm(factors, axis=1)
+    for row in ok:
+        assert anchors[row] not in ids[row] and model.servable_items[ids[row]].all()
+        near, anchor = ids[row], anchors[row]
+        cosine = factors[near] @ factors[anchor] / (norms[near] * norms[anchor])
+        np.testing.assert_allclose(scores[row], cosine, rtol=1e-4, atol=1e-5)  # exact scores
+        assert (np.diff(scores[row]) <= 0).all()
+    # a huge n takes the exact path; detaching restores it too
+    big_ids, _ = model.similar_items(anchors[1:2], CANDIDATE_MAX_EXCLUDED + 1)
+    exact_big, _ = exact_ids_for(model, anchors[1:2], CANDIDATE_MAX_EXCLUDED + 1)
+    np.testing.assert_array_equal(big_ids, exact_big)
+    model.attach_neighbours(None)
+    np.testing.assert_array_equal(model.similar_items(anchors, 10)[0], exact_ids)
+    np.testing.assert_allclose(model.similar_items(anchors, 10)[1], exact_scores)
+
+
+def exact_ids_for(model: FactorModel[Any], items: np.ndarray, n: int) -> tuple[Any, Any]:
+    index = model.neighbour_index
+    model.attach_neighbours(None)
+    try:
+        return model.similar_items(items, n)
+    finally:
+        model.attach_neighbours(index)
+
+
 def test_index_search_pads_and_maps_to_item_indices() -> None:
     vectors = np.eye(8, dtype=np.float32)
     servable = np.array([True, False] * 4)
@@ -181,6 +221,33 @@ def test_engine_attaches_the_index_above_the_threshold_and_serves_the_same_top_i
         assert with_index[u][0] == ids
         np.testing.assert_allclose(with_index[u][1], scores, rtol=1e-5, atol=1e-6)
         assert len(ids) == 8
+
+
+def test_only_similar_items_champions_get_a_neighbour_index(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(ann_min_items=10)
+    assert client.post("/v1/feedback", json=synthetic_events()).status_code == 200
+    state: Any = client.app.state  # type: ignore[attr-defined]
+    data = Dataset.from_store(state.store, state.settings.feedback_types)
+    for name in ("als", "bpr"):
+        version = state.registry.register(name, create(name, factors=16).fit(data))
+        scenario = "recommended" if name == "als" else "similar_items"
+        state.registry.promote(scenario, name, version.version)
+    state.engine.refresh()
+    served = state.engine.served()
+    assert served["recommended"].model.neighbour_index is None  # recommendations only
+    similar = served["similar_items"].model
+    assert isinstance(similar, FactorModel) and similar.neighbour_index is not None
+    assert similar.items is not None
+    anchor = str(similar.items.ids[0])
+    response = client.get(f"/v1/items/{anchor}/similar", params={"n": 5})
+    assert response.status_code == 200, response.text
+    with_index = [e["item_id"] for e in response.json()["items"]]
+    similar.attach_neighbours(None)
+    exact = [e["item_id"] for e in client.get(f"/v1/items/{anchor}/similar?n=5").json()["items"]]
+    assert len(with_index) == 5 and anchor not in with_index
+    assert len(set(with_index) & set(exact)) >= 4
 
 
 def test_default_threshold_keeps_small_models_exact(

@@ -5,6 +5,9 @@ per request at 1M items x 64 dims on one core. Above ``ann_min_items`` (a settin
 engine attaches an :class:`IvfIndex` to each freshly loaded factor model instead; the model
 asks it for a few times ``n`` candidates, re-scores them exactly and filters (see
 ``recserve.algorithms.factor_base``), so scores stay exact and only recall is approximate.
+A champion of a similar-items scenario also gets a second index over its unit-length item
+factors for ``similar_items`` (``attach_neighbours``): exact cosine took ~29 ms per request
+and a 256 MB normalised copy at 1M items.
 
 The index is an IVF with 8-bit scalar-quantised vectors under inner product (MIPS): k-means
 cells over a sample (seconds at 1M x 64, hence built at load time in the serving process,
@@ -165,6 +168,39 @@ def attach_retrieval(model: object, min_items: int = ANN_MIN_ITEMS) -> bool:
     model.attach_candidates(index)
     log.info(
         "ANN index over %d items (%d cells, nprobe %d calibrated) built in %.1f s",
+        len(index),
+        index.cells,
+        index.nprobe,
+        time.perf_counter() - start,
+    )
+    return True
+
+
+def attach_neighbours(model: object, min_items: int = ANN_MIN_ITEMS) -> bool:
+    """Give a factor model with at least ``min_items`` items an ANN index for
+    ``similar_items`` (cosine: inner product over unit-length factors), unless it has one.
+
+    The engine calls it for the champions of scenarios that ask for similar items, so a
+    model served only for recommendations does not hold a second index. ``nprobe`` is
+    calibrated as for recommendations, with a sample of the items themselves as queries.
+    Returns whether an index is attached.
+    """
+    if not isinstance(model, FactorModel) or model.n_items < min_items:
+        return False
+    if model.neighbour_index is not None:
+        return True
+    servable = np.flatnonzero(model.servable_items)
+    if not len(servable):
+        return False
+    start = time.perf_counter()
+    vectors = model.neighbour_vectors()
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(servable, min(len(servable), CALIBRATION_QUERIES), replace=False))
+    index = IvfIndex.build(vectors, model.servable_items, queries=vectors[sample])
+    del vectors  # 4 bytes per factor: only the index's 1-byte codes stay
+    model.attach_neighbours(index)
+    log.info(
+        "ANN similar-items index over %d items (%d cells, nprobe %d calibrated) built in %.1f s",
         len(index),
         index.cells,
         index.nprobe,
