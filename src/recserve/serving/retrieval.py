@@ -151,28 +151,41 @@ def calibrated_nprobe(index: Any, table: np.ndarray, queries: np.ndarray, target
         nprobe *= 2
 
 
+def _scaled(model: object, min_items: int) -> FactorModel[Any] | None:
+    """``model`` when it is a factor model with at least ``min_items`` items, some of them
+    servable: the models an ANN index is worth building for."""
+    if not isinstance(model, FactorModel) or model.n_items < min_items:
+        return None
+    return model if model.servable_items.any() else None
+
+
+def _built(what: str, vectors: np.ndarray, servable: np.ndarray, queries: np.ndarray) -> IvfIndex:
+    """``IvfIndex.build`` with ``nprobe`` calibrated on ``queries``, logged."""
+    start = time.perf_counter()
+    index = IvfIndex.build(vectors, servable, queries=queries)
+    log.info(
+        "ANN %s index over %d items (%d cells, nprobe %d calibrated) built in %.1f s",
+        what,
+        len(index),
+        index.cells,
+        index.nprobe,
+        time.perf_counter() - start,
+    )
+    return index
+
+
 def attach_retrieval(model: object, min_items: int = ANN_MIN_ITEMS) -> bool:
     """Give a factor model with at least ``min_items`` items an ANN candidate index.
 
     Returns whether one was attached. Other families, and smaller catalogues, keep exact
     top-n.
     """
-    if not isinstance(model, FactorModel) or model.n_items < min_items:
+    factor = _scaled(model, min_items)
+    if factor is None:
         return False
-    if not model.servable_items.any():
-        return False
-    start = time.perf_counter()
-    index = IvfIndex.build(
-        model.retrieval_vectors(), model.servable_items, queries=calibration_queries(model)
-    )
-    model.attach_candidates(index)
-    log.info(
-        "ANN index over %d items (%d cells, nprobe %d calibrated) built in %.1f s",
-        len(index),
-        index.cells,
-        index.nprobe,
-        time.perf_counter() - start,
-    )
+    vectors = factor.retrieval_vectors()
+    queries = calibration_queries(factor)
+    factor.attach_candidates(_built("top-n", vectors, factor.servable_items, queries))
     return True
 
 
@@ -185,27 +198,17 @@ def attach_neighbours(model: object, min_items: int = ANN_MIN_ITEMS) -> bool:
     calibrated as for recommendations, with a sample of the items themselves as queries.
     Returns whether an index is attached.
     """
-    if not isinstance(model, FactorModel) or model.n_items < min_items:
+    factor = _scaled(model, min_items)
+    if factor is None:
         return False
-    if model.neighbour_index is not None:
+    if factor.neighbour_index is not None:
         return True
-    servable = np.flatnonzero(model.servable_items)
-    if not len(servable):
-        return False
-    start = time.perf_counter()
-    vectors = model.neighbour_vectors()
-    rng = np.random.default_rng(0)
-    sample = np.sort(rng.choice(servable, min(len(servable), CALIBRATION_QUERIES), replace=False))
-    index = IvfIndex.build(vectors, model.servable_items, queries=vectors[sample])
-    del vectors  # 4 bytes per factor: only the index's 1-byte codes stay
-    model.attach_neighbours(index)
-    log.info(
-        "ANN similar-items index over %d items (%d cells, nprobe %d calibrated) built in %.1f s",
-        len(index),
-        index.cells,
-        index.nprobe,
-        time.perf_counter() - start,
-    )
+    servable = np.flatnonzero(factor.servable_items)
+    size = min(len(servable), CALIBRATION_QUERIES)
+    sample = np.sort(np.random.default_rng(0).choice(servable, size, replace=False))
+    vectors = factor.neighbour_vectors()  # 4 bytes per factor: only the 1-byte codes stay
+    index = _built("similar-items", vectors, factor.servable_items, vectors[sample])
+    factor.attach_neighbours(index)
     return True
 
 
