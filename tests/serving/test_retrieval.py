@@ -198,19 +198,27 @@ def recommended(client: TestClient, user: str, n: int = 8) -> tuple[list[str], l
     return [e["item_id"] for e in items], [e["score"] for e in items]
 
 
+def serving_client(
+    make_client: Callable[..., TestClient], champions: dict[str, str], **settings: Any
+) -> tuple[TestClient, Any]:
+    """A client whose engine serves ``champions`` (scenario -> family, each fitted on the
+    synthetic events); returns it and the app state."""
+    client = make_client(**settings)
+    assert client.post("/v1/feedback", json=synthetic_events()).status_code == 200
+    state: Any = client.app.state  # type: ignore[attr-defined]
+    data = Dataset.from_store(state.store, state.settings.feedback_types)
+    for scenario, family in champions.items():
+        version = state.registry.register(family, create(family, factors=16).fit(data))
+        state.registry.promote(scenario, family, version.version)
+    assert state.engine.refresh() == sorted(champions)
+    return client, state
+
+
 def test_engine_attaches_the_index_above_the_threshold_and_serves_the_same_top_items(
     make_client: Callable[..., TestClient],
 ) -> None:
-    client = make_client(ann_min_items=10)
-    assert client.post("/v1/feedback", json=synthetic_events()).status_code == 200
-    state: Any = client.app.state  # type: ignore[attr-defined]
+    client, state = serving_client(make_client, {"recommended": "als"}, ann_min_items=10)
     assert state.engine.ann_min_items == 10
-    data = Dataset.from_store(state.store, state.settings.feedback_types)
-    model = create("als", factors=16, iterations=10).fit(data)
-    version = state.registry.register("als", model)
-    state.registry.promote("recommended", "als", version.version)
-    assert state.engine.refresh() == ["recommended"]
-
     served = state.engine.served()["recommended"].model
     assert isinstance(served, FactorModel) and served.candidate_index is not None
     users = [user_id(u) for u in range(BLOCKS * USERS_PER_BLOCK)]
@@ -223,22 +231,17 @@ def test_engine_attaches_the_index_above_the_threshold_and_serves_the_same_top_i
         assert len(ids) == 8
 
 
-def test_only_similar_items_champions_get_a_neighbour_index(
+def test_each_champion_gets_the_index_its_scenarios_use(
     make_client: Callable[..., TestClient],
 ) -> None:
-    client = make_client(ann_min_items=10)
-    assert client.post("/v1/feedback", json=synthetic_events()).status_code == 200
-    state: Any = client.app.state  # type: ignore[attr-defined]
-    data = Dataset.from_store(state.store, state.settings.feedback_types)
-    for name in ("als", "bpr"):
-        version = state.registry.register(name, create(name, factors=16).fit(data))
-        scenario = "recommended" if name == "als" else "similar_items"
-        state.registry.promote(scenario, name, version.version)
-    state.engine.refresh()
+    champions = {"recommended": "als", "similar_items": "bpr"}
+    client, state = serving_client(make_client, champions, ann_min_items=10)
     served = state.engine.served()
-    assert served["recommended"].model.neighbour_index is None  # recommendations only
+    top_n = served["recommended"].model
+    assert top_n.candidate_index is not None and top_n.neighbour_index is None
     similar = served["similar_items"].model
     assert isinstance(similar, FactorModel) and similar.neighbour_index is not None
+    assert similar.candidate_index is None  # never asked for its top-n
     assert similar.items is not None
     anchor = str(similar.items.ids[0])
     response = client.get(f"/v1/items/{anchor}/similar", params={"n": 5})
@@ -253,14 +256,8 @@ def test_only_similar_items_champions_get_a_neighbour_index(
 def test_default_threshold_keeps_small_models_exact(
     make_client: Callable[..., TestClient],
 ) -> None:
-    client = make_client()
-    assert client.post("/v1/feedback", json=synthetic_events()).status_code == 200
-    state: Any = client.app.state  # type: ignore[attr-defined]
+    client, state = serving_client(make_client, {"recommended": "als"})
     assert state.engine.ann_min_items == 50_000
-    data = Dataset.from_store(state.store, state.settings.feedback_types)
-    version = state.registry.register("als", create("als", factors=16).fit(data))
-    state.registry.promote("recommended", "als", version.version)
-    state.engine.refresh()
     assert state.engine.served()["recommended"].model.candidate_index is None
     ids, _ = recommended(client, user_id(0))
     assert len(ids) == 8

@@ -433,6 +433,7 @@ class FactorModel(Recommender[C]):
         """The n items whose factors are closest by cosine; through the neighbour index when
         one is attached and ``n`` is modest (candidates re-scored exactly)."""
         self._check_fitted()
+        # past CANDIDATE_MAX_EXCLUDED neighbours over-fetching costs more than exact search
         if self._neighbours is not None and n <= CANDIDATE_MAX_EXCLUDED:
             return self._indexed_neighbours(self._neighbours, np.asarray(items, np.int64), n)
         table = self.item_factors

@@ -70,6 +70,8 @@ REQUIRED_SCENARIOS = ("recommended", "similar_items", "popular")
 NEIGHBOUR_SCENARIOS = frozenset(
     {"similar_items", "frequently_bought_together", "because_you_liked"}
 )
+# The scenarios whose champion answers through its own top-n: they get a candidate index.
+TOP_N_SCENARIOS = frozenset(SCENARIOS) - NEIGHBOUR_SCENARIOS - {"people_you_may_know"}
 
 
 def _store_unreachable(exc: BaseException) -> bool:
@@ -176,24 +178,26 @@ class ServingEngine:
                     log.error("refusing champion %s for %s: %s", ref, scenario, exc)
                     self._refused.add(ref)
                     continue
-                attach_retrieval(model, self.ann_min_items)  # faiss candidates, large catalogues
                 if isinstance(model, GlobalRanking):
                     _ = model.order  # sorted now (~0.1 s at 1M items), not by a request
                 loaded[scenario] = ServedModel(
                     ModelVersion(name, version, manifest), model, self._blocked_items(model)
                 )
                 log.info("serving %s for %s", ref, scenario)
-            for scenario, served in loaded.items():
-                if scenario in NEIGHBOUR_SCENARIOS:  # similar items from faiss, at scale
+            for scenario, served in loaded.items():  # faiss indexes at scale, as each is used
+                if scenario in NEIGHBOUR_SCENARIOS:
                     attach_neighbours(served.model, self.ann_min_items)
+                elif scenario in TOP_N_SCENARIOS:
+                    attach_retrieval(served.model, self.ann_min_items)
             if loaded:
                 self._served = {**current, **loaded}
             return sorted(loaded)
 
     def _blocked_items(self, model: Recommender[Any]) -> BlockedItems:
         """The model's items that are hidden or no longer in the store. The store's keys are
-        read a page at a time and matched in bulk: at 1M items reading every row (a dict
-        per item) took ~40 s and left 130-200 MB of freed-but-held memory behind."""
+        read a page at a time and matched in bulk. Reading every row instead (a dict per
+        item) made a 1M-item load take 52-60 s, against 12 s, and left the server at
+        +591-618 MB above idle, against +422 MB (docs/benchmarks.md, Serving)."""
         items = model.items
         assert items is not None
         present = np.zeros(len(items), dtype=bool)

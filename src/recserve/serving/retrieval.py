@@ -175,14 +175,18 @@ def _built(what: str, vectors: np.ndarray, servable: np.ndarray, queries: np.nda
 
 
 def attach_retrieval(model: object, min_items: int = ANN_MIN_ITEMS) -> bool:
-    """Give a factor model with at least ``min_items`` items an ANN candidate index.
+    """Give a factor model with at least ``min_items`` items an ANN candidate index for
+    top-n, unless it has one.
 
-    Returns whether one was attached. Other families, and smaller catalogues, keep exact
-    top-n.
+    The engine calls it for the champions of scenarios answered by the model's own top-n.
+    Returns whether an index is attached. Other families, and smaller catalogues, keep
+    exact top-n.
     """
     factor = _scaled(model, min_items)
     if factor is None:
         return False
+    if factor.candidate_index is not None:
+        return True
     vectors = factor.retrieval_vectors()
     queries = calibration_queries(factor)
     factor.attach_candidates(_built("top-n", vectors, factor.servable_items, queries))

@@ -295,15 +295,14 @@ def _ranking_source(engine: ServingEngine, scenario: str, served: ServedModel) -
     if live is None or not live.any:
         return pipeline.ranking_source(model.order, trained.__getitem__, np.empty(0, np.int64))
     counts = live.counts  # before ``changed``: a refresh between the two only adds items
-    changed = live.changed
-    if scenario == "popular":
-        return pipeline.ranking_source(
-            model.order, lambda at: popular_scores(trained[at], counts[at]), changed
-        )
     prior = float(getattr(model.config, "prior", 1.0))
-    return pipeline.ranking_source(
-        model.order, lambda at: trending_scores(trained[at], counts[at], prior), changed
-    )
+
+    def scores_at(at: np.ndarray) -> np.ndarray:
+        if scenario == "popular":
+            return popular_scores(trained[at], counts[at])
+        return trending_scores(trained[at], counts[at], prior)
+
+    return pipeline.ranking_source(model.order, scores_at, live.changed)
 
 
 def global_ranking(
