@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/recserve demo --data-dir $(DEMO_DIR) --host $(HOST) --port $(PORT)
+	$(BIN)/recserve --data-dir $(DEMO_DIR) demo --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest -q
