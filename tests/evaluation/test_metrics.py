@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -139,23 +138,19 @@ def test_ratings_and_ctr_by_hand() -> None:
         M.auc(np.array([2, 0]), np.array([0.1, 0.2]))
 
 
-def test_accuracy_metrics_keys_and_speed() -> None:
-    """1,000 users x K=20 takes milliseconds (generous bounds: CI machines are shared)."""
+def test_accuracy_metrics_keys_at_scale() -> None:
+    """1,000 users x K=20 over 5,000 items: every metric at every K (speed: benchmarks)."""
     rng = np.random.default_rng(0)
     n_users, n_items, k = 1000, 5000, 20
     recommended = rng.integers(-1, n_items, (n_users, k))
     relevant = sp.random(n_users, n_items, density=0.01, format="csr", random_state=1)
     vectors = sp.random(n_items, 300, density=0.05, format="csr", random_state=2)
-    start = time.perf_counter()
     result = M.accuracy_metrics(recommended, relevant, ks=(10, 20))
-    accuracy_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    M.intra_list_diversity(recommended, vectors)
-    M.novelty(recommended, rng.integers(0, 50, n_items), 1000)
-    beyond_seconds = time.perf_counter() - start
+    diversity = M.intra_list_diversity(recommended, vectors)
+    novelty = M.novelty(recommended, rng.integers(0, 50, n_items), 1000)
     assert set(result) == {f"{m}@{k}" for m in M.ACCURACY_METRICS for k in (10, 20)}
-    assert accuracy_seconds < 0.5, f"accuracy metrics took {accuracy_seconds:.2f}s"
-    assert beyond_seconds < 1.0, f"diversity and novelty took {beyond_seconds:.2f}s"
+    assert all(0.0 <= value <= 1.0 for value in result.values())
+    assert 0.0 <= diversity <= 1.0 and novelty > 0
 
 
 # -- properties -------------------------------------------------------------------------------

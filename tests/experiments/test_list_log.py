@@ -32,11 +32,8 @@ def test_rows_are_written_in_batches_by_the_thread(tmp_path: Path) -> None:
         store.experiments.log_lists(rows)
 
     writer = ListLogWriter(write, interval=0.05)
-    start = time.perf_counter()
     for i in range(1000):
-        assert writer.put(_row(i))
-    put_seconds = time.perf_counter() - start
-    assert put_seconds < 0.05  # ~1 us a row: nothing touches the database here
+        assert writer.put(_row(i))  # queued: the thread does the writing
     deadline = time.monotonic() + 5
     while store.experiments.lists_of("e") < 1000 and time.monotonic() < deadline:
         time.sleep(0.02)
