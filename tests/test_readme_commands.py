@@ -107,6 +107,7 @@ def test_readme_quick_start_names_the_two_commands() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(INSTALL_SECONDS + 2 * ANSWER_SECONDS)
 def test_make_demo_serves_recommendations_on_a_clean_clone(
     demo: tuple[str, str, subprocess.Popen[str]],
 ) -> None:
