@@ -1,8 +1,8 @@
 """The REST API (FastAPI): ``create_app(settings)``.
 
-``create_app`` is imported on first use, so importing a light module of this package (the
-response models the Python client shares, ``recserve.api.scenario_schemas``) does not
-build the whole server stack.
+``create_app`` is imported on first use, so importing one module of this package does not
+build the whole server stack. The request and response models live in
+``recserve.schemas``, which the Python client shares without importing this package.
 """
 
 from __future__ import annotations

@@ -13,13 +13,14 @@ from fastapi.responses import HTMLResponse
 
 from recserve.api.deps import EngineDep, RegistryDep, StoreDep, UserIdPath
 from recserve.api.errors import ApiError
-from recserve.api.routes.jobs import JobIdPath, JobStatus, job_status
+from recserve.api.routes.jobs import JobIdPath, job_status
 from recserve.api.routes.models import known_scenarios
 from recserve.dashboard import charts, queries
 from recserve.dashboard.auth import AdminDep
 from recserve.dashboard.render import render
 from recserve.dashboard.userpage import titles, user_sections
 from recserve.importers import KINDS
+from recserve.schemas.jobs import JobStatus
 
 router = APIRouter(include_in_schema=False)
 

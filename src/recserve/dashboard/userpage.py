@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recserve.api.routes.list_params import list_items
-from recserve.api.scenario_schemas import ListItem
+from recserve.schemas.scenarios import ListItem
 from recserve.serving import ModelNotReady, RecommendationList, ServingEngine, scenarios
 from recserve.serving.options import ListOptions
 

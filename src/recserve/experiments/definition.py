@@ -9,6 +9,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from recserve.schemas.experiments import (
+    DEFAULT_CLICK_TYPES,
+    DEFAULT_CONVERSION_TYPES,
+    MAX_VARIANTS,
+)
 from recserve.store.experiments import DRAFT, RUNNING, STATUSES, STOPPED
 
 __all__ = ["CONTROL", "DRAFT", "RUNNING", "STATUSES", "STOPPED"]
@@ -24,9 +29,6 @@ VARIANT_SCENARIOS: dict[str, tuple[str, ...]] = {
 EXPERIMENT_SCENARIOS = tuple(VARIANT_SCENARIOS)
 GLOBAL_SCENARIOS = _GLOBAL  # their model variants must be global rankings
 MODEL_REF = re.compile(r"^[A-Za-z0-9_.-]{1,64}/v\d{1,9}$")
-MAX_VARIANTS = 10
-DEFAULT_CLICK_TYPES = ("click", "view", "like")
-DEFAULT_CONVERSION_TYPES = ("purchase",)
 
 
 class InvalidExperiment(ValueError):

@@ -12,8 +12,8 @@ from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from recserve.api.errors import ApiError
-from recserve.api.scenario_schemas import Explanation, ListItem, ListResponse, Reason
 from recserve.schemas import ID_MAX
+from recserve.schemas.scenarios import Explanation, ListItem, ListResponse, Reason
 from recserve.serving import RecommendationList
 from recserve.serving.filters import FilterError, parse_filter
 from recserve.serving.options import ListOptions

@@ -8,29 +8,36 @@ next champion poll (``model_poll_seconds``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from recserve.api.deps import EngineDep, RegistryDep, require
 from recserve.api.errors import ApiError
-from recserve.api.routes.jobs import JobStatus, job_status
+from recserve.api.routes.jobs import job_status
 from recserve.config import Scope
 from recserve.registry import ArtifactError, ModelVersion, NoPreviousChampion
 from recserve.schemas import ErrorBody
+from recserve.schemas.jobs import JobStatus
+from recserve.schemas.models import (
+    NAME,
+    ModelList,
+    PromoteRequest,
+    ScenarioInfo,
+    ScenarioList,
+    TrainRequest,
+    VersionInfo,
+)
 from recserve.serving.engine import SCENARIOS
 from recserve.training.jobs import JobAlreadyRunning, JobRunner
 from recserve.training.pipeline import DEFAULT_MODELS, OPTIONAL_MODELS, select_models
 
 router = APIRouter(tags=["models"])
 ADMIN = [Depends(require(Scope.ADMIN))]
-NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 
 NamePath = Annotated[str, Path(pattern=NAME, description="The model's name, e.g. item_knn.")]
 VersionPath = Annotated[str, Path(pattern=r"^v\d{1,9}$", description="e.g. v0003.")]
 ScenarioPath = Annotated[str, Path(pattern=NAME, description="e.g. recommended.")]
-ScenarioName = Annotated[str, Field(pattern=NAME)]
 
 
 def known_scenarios() -> list[str]:
@@ -48,59 +55,6 @@ def check_scenario(scenario: str) -> str:
             f"unknown scenario {scenario!r}; known: {', '.join(known_scenarios())}",
         )
     return scenario
-
-
-# shapes -----------------------------------------------------------------------------------
-
-
-class VersionInfo(BaseModel):
-    name: str
-    version: str
-    ref: str = Field(description="name/version")
-    family: str | None
-    created_at: float | None
-    metrics: dict[str, Any] = Field(description="holdout metrics (ndcg@10 ...) when evaluated")
-    champion_of: list[str] = Field(description="scenarios this version serves")
-    manifest: dict[str, Any] = Field(description="the full manifest: config, data, split ...")
-
-
-class ModelList(BaseModel):
-    versions: list[VersionInfo]
-    champions: dict[str, str] = Field(description="scenario -> name/version")
-
-
-class ScenarioInfo(BaseModel):
-    scenario: str
-    champion: str | None = Field(description="name/version promoted in the registry")
-    serving: str | None = Field(description="name/version this replica serves now")
-    history: list[str] = Field(description="earlier champions, oldest first (rollback targets)")
-
-
-class ScenarioList(BaseModel):
-    data: list[ScenarioInfo]
-
-
-class TrainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    models: list[ScenarioName] | None = Field(
-        default=None,
-        max_length=50,
-        description="Default model names or families to train; all default models if unset.",
-    )
-    scenarios: list[ScenarioName] | None = Field(
-        default=None, max_length=50, description="Only the models for these scenarios."
-    )
-    promote: Literal["if_better", "always", "never"] = Field(
-        default="if_better",
-        description="if_better: only when it beats the champion on the same holdout split.",
-    )
-
-
-class PromoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    scenario: ScenarioName
 
 
 def _info(version: ModelVersion, champions: dict[str, str]) -> VersionInfo:

@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from recserve.api.deps import EngineDep, ItemIdPath, OptionalUserQuery, StoreDep, UserIdPath
 from recserve.api.routes._shared import item_not_found
 from recserve.api.routes.list_params import ListParams, json_response, list_response
-from recserve.api.scenario_schemas import ListResponse
 from recserve.schemas import ErrorBody
+from recserve.schemas.scenarios import ListResponse
 from recserve.serving import ListOptions, ServingEngine
 from recserve.serving.live import local_counts
 

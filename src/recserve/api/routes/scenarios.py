@@ -25,7 +25,8 @@ from recserve.api.routes.list_params import (
     list_response,
 )
 from recserve.api.routes.recommendations import NOT_READY, in_memory
-from recserve.api.scenario_schemas import (
+from recserve.schemas import ExternalId
+from recserve.schemas.scenarios import (
     Group,
     GroupsResponse,
     ItemIdsBody,
@@ -35,7 +36,6 @@ from recserve.api.scenario_schemas import (
     RankResponse,
     ScoredUser,
 )
-from recserve.schemas import ExternalId
 from recserve.serving import ListOptions, ServingEngine
 
 router = APIRouter(tags=["scenarios"])

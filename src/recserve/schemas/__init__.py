@@ -2,6 +2,12 @@
 
 The same models validate API bodies and imported files, so a row that the API would
 refuse is refused by ``recserve import`` too, with the same message.
+
+This package imports only pydantic and the standard library, so the Python client can
+share it without loading the server. Here: ids, timestamps, the stored resources (items,
+users, feedback, relations) and the common envelopes; per resource beside it:
+``scenarios`` (lists, groups, people, ranking), ``jobs``, ``models``, ``experiments``
+and ``privacy``.
 """
 
 from __future__ import annotations
