@@ -30,6 +30,8 @@ from recserve.store import Store
 
 RRF_K = 60  # the constant of Cormack et al. (2009); damps the head of each list
 MIN_DEPTH = 100  # candidates taken from each search, at least
+MEANING_FLOOR = 0.2  # MiniLM cosines of unrelated short texts are mostly below this
+MEANING_SHARE = 0.6
 
 
 @dataclass
@@ -58,6 +60,16 @@ def fuse(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
     return scores
 
 
+def relevant_by_meaning(hits: list[tuple[str, float]]) -> list[str]:
+    """Semantic hits close enough to count: cosine at least ``MEANING_FLOOR`` and at least
+    ``MEANING_SHARE`` of the best hit's. A nearest neighbour always exists, relevant or
+    not; without this every item would be "about" every query in a small catalogue."""
+    if not hits:
+        return []
+    floor = max(MEANING_FLOOR, MEANING_SHARE * hits[0][1])
+    return [item_id for item_id, cosine in hits if cosine >= floor]
+
+
 class CatalogueSearch:
     """``search(query, n, ...)`` over the store's text index and the semantic index."""
 
@@ -79,7 +91,7 @@ class CatalogueSearch:
     ) -> SearchResult:
         depth = max(MIN_DEPTH, 5 * n)
         lexical = [i for i, _ in self.store.text_search.search(query, depth)]
-        semantic = [i for i, _ in self.semantic.search(query, depth)]
+        semantic = relevant_by_meaning(self.semantic.search(query, depth))
         relevance = fuse([lexical, semantic])
         rows = self.store.items.get_many(list(relevance))
         left_out = set(exclude)
@@ -87,10 +99,13 @@ class CatalogueSearch:
             i for i in relevance if i in rows and not rows[i]["hidden"] and i not in left_out
         ]
         candidates = self._filtered(candidates, rows, category, where)
-        candidates.sort(key=lambda i: (-relevance[i], i))
+        word_rank = {i: r for r, i in enumerate(lexical, start=1)}
+        no_word = len(lexical) + 1
+        # equal fused scores: the item that matched the words first
+        candidates.sort(key=lambda i: (-relevance[i], word_rank.get(i, no_word), i))
         taste, model = self._taste(user_id, candidates if by_taste else candidates[:depth])
         ranks = {
-            "lexical": {i: r for r, i in enumerate(lexical, start=1)},
+            "lexical": word_rank,
             "semantic": {i: r for r, i in enumerate(semantic, start=1)},
             "taste": {i: r for r, i in enumerate(taste, start=1)},
         }
@@ -102,7 +117,7 @@ class CatalogueSearch:
             final = {i: 1.0 / (RRF_K + r) for r, i in enumerate(order, start=1)}
         elif taste:
             final = fuse([lexical, semantic, taste])
-            order = sorted(candidates, key=lambda i: (-final[i], i))
+            order = sorted(candidates, key=lambda i: (-final[i], word_rank.get(i, no_word), i))
         else:
             final, order = relevance, candidates
         hits = [

@@ -2,8 +2,9 @@
 index over ``to_tsvector`` on PostgreSQL. No index is written by hand.
 
 Both rank by a field-weighted relevance (title above categories and tags above text) and
-match any of the query's words, each as a prefix ("harry pot" finds *Harry Potter*), so a
-longer query still finds items that share only some of them; items matching more words
+match any of the query's words (the last one also as a prefix, for text being typed:
+"harry pot" finds *Harry Potter*), so a longer query still finds items that share only
+some of them; items matching more words
 (and rarer ones) rank higher. Words are not stemmed: English stemmers fold "animation" and
 "animal" into one stem, and the semantic search (serving/semantic.py) already matches
 other forms of a word by meaning. Both engines tokenize the same way (SQLite's
@@ -35,6 +36,7 @@ PG_DOCUMENT = (
 # bm25 column weights in FTS5 column order (title, text, categories, tags)
 FTS_WEIGHTS = (10.0, 1.0, 4.0, 4.0)
 MAX_TERMS = 32
+PREFIX_MIN = 3  # "to" as a prefix would match "tools", "tomato", ...
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -42,6 +44,11 @@ def query_terms(text: str) -> list[str]:
     """The distinct lower-case words of ``text`` (at most ``MAX_TERMS``), in order."""
     words = [w.lower() for w in _WORD.findall(text)]
     return list(dict.fromkeys(w for w in words if w.strip("_")))[:MAX_TERMS]
+
+
+def _prefix(quoted: str, word: str, marker: str) -> str:
+    """The last word also matches longer words, unless it is too short to mean much."""
+    return quoted + marker if len(word) >= PREFIX_MIN else quoted
 
 
 class ItemTextSearch:
@@ -61,8 +68,9 @@ class ItemTextSearch:
         return self._sqlite(terms, limit)
 
     def _sqlite(self, terms: list[str], limit: int) -> list[tuple[str, float]]:
-        # each word quoted (a phrase of one token) and prefix-matched; any of them may match
-        match = " OR ".join('"' + t.replace('"', '""') + '"*' for t in terms)
+        # each word quoted (a phrase of one token); any of them may match
+        quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+        match = " OR ".join([*quoted[:-1], _prefix(quoted[-1], terms[-1], "*")])
         weights = ", ".join(str(w) for w in FTS_WEIGHTS)
         sql = sa.text(
             f"SELECT items.item_id, bm25({FTS_TABLE}, {weights}) AS rank "
@@ -76,7 +84,8 @@ class ItemTextSearch:
 
     def _postgres(self, terms: list[str], limit: int) -> list[tuple[str, float]]:
         # to_tsquery over words joined by | (any may match), each a prefix (:*)
-        query = " | ".join(f"'{t}':*" for t in terms)  # words only: nothing to escape
+        quoted = [f"'{t}'" for t in terms]  # words only: nothing to escape
+        query = " | ".join([*quoted[:-1], _prefix(quoted[-1], terms[-1], ":*")])
         sql = sa.text(
             f"SELECT item_id, ts_rank_cd({PG_DOCUMENT}, query) AS rank "
             "FROM items, to_tsquery('simple', :query) AS query "
