@@ -13,6 +13,7 @@ import csv
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,11 +27,16 @@ from tests.conftest import dataset_path
 MIN_RATINGS = 20
 
 
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def _movies() -> list[dict[str, Any]]:
     folder = dataset_path("movielens-latest-small")
-    ratings = Counter(r["movieId"] for r in csv.DictReader((folder / "ratings.csv").open()))
+    ratings = Counter(r["movieId"] for r in _rows(folder / "ratings.csv"))
     tags: dict[str, set[str]] = defaultdict(set)
-    for row in csv.DictReader((folder / "tags.csv").open()):
+    for row in _rows(folder / "tags.csv"):
         tags[row["movieId"]].add(row["tag"].strip())
     return [
         {
@@ -39,7 +45,7 @@ def _movies() -> list[dict[str, Any]]:
             "categories": [g for g in row["genres"].split("|") if g != "(no genres listed)"],
             "tags": sorted(tags[row["movieId"]]),
         }
-        for row in csv.DictReader((folder / "movies.csv").open())
+        for row in _rows(folder / "movies.csv")
         if ratings[row["movieId"]] >= MIN_RATINGS
     ]
 
@@ -161,6 +167,10 @@ def test_words_and_meaning_both_find_items(shop: TestClient) -> None:
     assert _ids(shop.get("/v1/search", params={"q": "hammer"}))[0] == "t0"
     by_meaning = _ids(shop.get("/v1/search", params={"q": "something sweet to eat", "n": 4}))
     assert set(by_meaning) == {"f0", "f1", "f2", "f3"}
+    words = shop.get("/v1/search", params={"q": "something sweet to eat", "mode": "words"})
+    assert _ids(words) == []  # no item has these words
+    meaning = shop.get("/v1/search", params={"q": "hammer", "mode": "meaning"}).json()
+    assert meaning["items"][0]["item_id"] == "t0" and meaning["items"][0]["lexical_rank"] is None
 
 
 def test_hidden_items_never_come_back_and_new_ones_are_found(shop: TestClient) -> None:

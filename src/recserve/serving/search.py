@@ -88,10 +88,15 @@ class CatalogueSearch:
         user_id: str | None = None,
         by_taste: bool = False,
         exclude: Sequence[str] = (),
+        mode: str = "hybrid",
     ) -> SearchResult:
+        """``mode``: ``hybrid`` (both, fused), ``words`` or ``meaning`` (one search only)."""
         depth = max(MIN_DEPTH, 5 * n)
-        lexical = [i for i, _ in self.store.text_search.search(query, depth)]
-        semantic = relevant_by_meaning(self.semantic.search(query, depth))
+        lexical, semantic = [], []
+        if mode != "meaning":
+            lexical = [i for i, _ in self.store.text_search.search(query, depth)]
+        if mode != "words":
+            semantic = relevant_by_meaning(self.semantic.search(query, depth))
         relevance = fuse([lexical, semantic])
         rows = self.store.items.get_many(list(relevance))
         left_out = set(exclude)

@@ -3,7 +3,7 @@ a user's taste (serving/search.py). Also the text query of user recommendations.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -49,6 +49,10 @@ async def search(
     category: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     filter: Annotated[str | None, Query(max_length=2000, description="As for lists.")] = None,
     user_id: OptionalUserQuery = None,
+    mode: Annotated[
+        Literal["hybrid", "words", "meaning"],
+        Query(description="hybrid: both searches fused; words or meaning: one of them."),
+    ] = "hybrid",
 ) -> SearchResponse:
     """Word search (the database's full-text index) and meaning search (MiniLM vectors)
     fused by rank; with ``user_id`` the user's taste is fused in too. Hidden items never
@@ -62,7 +66,7 @@ async def search(
         except FilterError as exc:
             raise ApiError(400, "invalid_filter", f"query.filter: {exc}") from exc
     result = await run_in_threadpool(
-        _search(request).search, q, n, category=category, where=where, user_id=user_id
+        _search(request).search, q, n, category=category, where=where, user_id=user_id, mode=mode
     )
     return SearchResponse(
         query=q,
