@@ -159,6 +159,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Factor models with at least this many items serve top-n through faiss ANN.",
     )
+    search_semantic_max_items: int = Field(
+        default=200_000,
+        ge=0,
+        description="Search by meaning (MiniLM item vectors) up to this many items; above, "
+        "words only. The vectors are encoded in the background after the first search.",
+    )
+    search_refresh_seconds: float = Field(
+        default=5.0, gt=0, description="How soon new or edited items are searchable by meaning."
+    )
     fast_lane: bool = Field(
         default=True,
         description="Answer plain cached recommendation reads without FastAPI's routing.",

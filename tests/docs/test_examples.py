@@ -85,3 +85,7 @@ def test_music_example(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_movies_example(tmp_path: Path) -> None:
     run_guide("movies.md", tmp_path, RECSERVE_DATASETS_DIR=str(shared_datasets()))
+
+
+def test_search_example(tmp_path: Path) -> None:
+    run_guide("search.md", tmp_path)

@@ -32,6 +32,7 @@ from recserve.api.routes import (
     recommendations,
     relations,
     scenarios,
+    search,
     users,
 )
 from recserve.api.routes import jobs as jobs_routes
@@ -42,6 +43,8 @@ from recserve.observability import configure_logging
 from recserve.replication import Replication
 from recserve.serving import ServingEngine
 from recserve.serving.history import HistoryCache, replica_ttl
+from recserve.serving.search import CatalogueSearch
+from recserve.serving.semantic import SemanticIndex
 from recserve.store import Store
 from recserve.training.jobs import JobRunner
 from recserve.training.schedule import TrainingSchedule
@@ -116,6 +119,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except Exception:
         log.exception("loading champions failed; serving starts without models")
     app.state.store, app.state.registry, app.state.engine = store, registry, engine
+    semantic = SemanticIndex(
+        store,
+        cache_path=settings.data_dir / "search" / "minilm-vectors.npz",
+        ann_min_items=settings.ann_min_items,
+        max_items=settings.search_semantic_max_items,
+        refresh_seconds=settings.search_refresh_seconds,
+    )
+    app.state.search = CatalogueSearch(store, semantic, engine)  # encodes on first use
     replication.attach(engine)  # with redis_url: shared counters, champion notifications
     poller = None
     if settings.model_poll_seconds > 0:
@@ -193,6 +204,7 @@ def create_app(settings: Settings) -> FastAPI:
         models_routes,
         jobs_routes,
         experiments_routes,
+        search,
     ):
         app.include_router(
             module.router,

@@ -312,3 +312,26 @@ class ReadyStatus(BaseModel):
     status: str = Field(description='"ready"')
     database: bool
     models: dict[str, str] = Field(description="scenario -> served model version")
+
+
+class SearchHit(BaseModel):
+    item_id: str
+    score: float = Field(description="fused relevance (reciprocal rank fusion), higher first")
+    title: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    lexical_rank: int | None = Field(default=None, description="1-based rank in word search")
+    semantic_rank: int | None = Field(default=None, description="1-based rank by meaning")
+    taste_rank: int | None = Field(
+        default=None, description="1-based rank by the user's taste (with user_id)"
+    )
+
+
+class SearchResponse(BaseModel):
+    query: str
+    items: list[SearchHit]
+    semantic: str = Field(
+        description='"ready"; "building" while item vectors are first encoded (word search '
+        'only meanwhile); "off" above search_semantic_max_items'
+    )
+    user_id: str | None = None
+    model: str | None = Field(default=None, description="the model whose taste ordered it")

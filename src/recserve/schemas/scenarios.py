@@ -18,9 +18,11 @@ class Reason(BaseModel):
 class Explanation(BaseModel):
     reason: str = Field(
         description="history (the user's items that contributed), similar_to_history, "
-        "similar_to (the anchor item), bought_together, pinned, popular, trending, latest"
+        "similar_to (the anchor item), bought_together, pinned, popular, trending, latest; "
+        "query (matches the text query), query_and_taste (and the user's taste ranks it)"
     )
     items: list[Reason] = Field(default_factory=list)
+    detail: str | None = Field(default=None, description="The reason in words, where given")
 
 
 class ListItem(BaseModel):

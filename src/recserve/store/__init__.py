@@ -12,6 +12,7 @@ from recserve.store.forgotten import ForgottenUsers
 from recserve.store.jobs import JobRepository
 from recserve.store.paging import InvalidCursor
 from recserve.store.relations import RelationRepository
+from recserve.store.text_search import ItemTextSearch
 
 __all__ = ["EventColumns", "IngestResult", "InvalidCursor", "Store"]
 
@@ -28,6 +29,7 @@ class Store:
         self.jobs = JobRepository(engine)  # training jobs (recserve.training.jobs)
         self.forgotten = ForgottenUsers(engine)  # privacy deletes (recserve.store.forgotten)
         self.experiments = ExperimentRepository(engine)  # A/B tests (recserve.experiments)
+        self.text_search = ItemTextSearch(engine)  # full-text index over items (search)
 
     @classmethod
     def open(cls, url: str, *, run_migrations: bool = True) -> Store:

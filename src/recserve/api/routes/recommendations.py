@@ -14,14 +14,15 @@ before FastAPI's routing by the fast lane (api/fast_lane.py), which calls the sa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from recserve.api.deps import EngineDep, ItemIdPath, OptionalUserQuery, StoreDep, UserIdPath
 from recserve.api.routes._shared import item_not_found
 from recserve.api.routes.list_params import ListParams, json_response, list_response
+from recserve.api.routes.search import MAX_QUERY, check_query, query_recommendations
 from recserve.schemas import ErrorBody
 from recserve.schemas.scenarios import ListResponse
 from recserve.serving import ListOptions, ServingEngine
@@ -57,9 +58,26 @@ def in_memory(
     responses=NOT_READY,
     summary="Top-n items for a user",
 )
-async def recommend(user_id: UserIdPath, engine: EngineDep, options: ListParams) -> Response:
+async def recommend(
+    request: Request,
+    user_id: UserIdPath,
+    engine: EngineDep,
+    options: ListParams,
+    query: Annotated[
+        str | None,
+        Query(max_length=MAX_QUERY, description="Only items about this text, by taste."),
+    ] = None,
+) -> Response:
     """Leaves out items the user gave positive or negative feedback on, and hidden items.
-    A user the model cannot personalise for (unknown, no history) gets popular items."""
+    A user the model cannot personalise for (unknown, no history) gets popular items.
+    With ``query``: the items most relevant to the text (as ``/v1/search``), in the order
+    of this user's taste."""
+    if query is not None:
+        searcher = request.app.state.search
+        answer = await run_in_threadpool(
+            query_recommendations, searcher, user_id, check_query(query), options
+        )
+        return json_response(answer)
     if in_memory(engine, user_id, options, "recommended"):
         body = recommendations_body(engine, user_id, options)
     else:
