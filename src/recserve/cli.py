@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -52,6 +52,9 @@ def _require_free_port(host: str, port: int) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     """A global option given after the subcommand: it overrides the one given before."""
     if value is None or value is False:
@@ -62,7 +65,7 @@ def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     ctx.ensure_object(dict)[str(param.name)] = value
 
 
-def _global_options(command: Callable[..., Any], *, after: bool) -> Callable[..., Any]:
+def _global_options(command: F, *, after: bool) -> F:
     """``--data-dir``, ``--database-url`` and ``-v``: on the group, and (``after``) again on
     each subcommand, so both ``recserve --data-dir D demo`` and ``recserve demo
     --data-dir D`` work and every subcommand's --help lists them."""
@@ -85,6 +88,10 @@ def _global_options(command: Callable[..., Any], *, after: bool) -> Callable[...
     for option in options if isinstance(command, click.Command) else reversed(options):
         command = option(command)
     return command
+
+
+def _options_before_the_command(main: F) -> F:
+    return _global_options(main, after=False)
 
 
 class _ListingOption(click.Option):
@@ -126,6 +133,7 @@ class _Commands(click.Group):
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="recserve")
+@_options_before_the_command
 @click.pass_context
 def main(
     ctx: click.Context, data_dir: Path | None, database_url: str | None, verbose: bool
@@ -141,9 +149,6 @@ def main(
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # a line per CPU variant tried
     ctx.obj = {"data_dir": data_dir, "database_url": database_url}
-
-
-main = _global_options(main, after=False)
 
 
 @main.command()
