@@ -66,8 +66,11 @@ def test_user_history_is_newest_first_by_event_time(page: Any, server: str, tmp_
     page.screenshot(path=str(tmp_path / "history.png"))
 
 
-def test_overview_recent_events_and_chart_show_the_data(page: Any, server: str) -> None:
+def test_overview_recent_events_and_chart_show_the_data(
+    page: Any, server: str, tmp_path: Path
+) -> None:
     page.goto(server + "/")
+    page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
     times = page.locator("#recent-events tbody tr td:first-child").all_inner_texts()
     assert len(times) == 20
     assert times == sorted(times, reverse=True)  # "YYYY-mm-dd HH:MM:SS" sorts as text
