@@ -15,6 +15,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+pytest_plugins = ["tests.browser"]  # the ``browser`` fixture of the page tests
+
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 POSTGRES_URL = os.environ.get(
     "RECSERVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

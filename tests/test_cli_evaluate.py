@@ -79,6 +79,9 @@ def test_evaluate_the_small_demo_writes_report_and_json(tmp_path: Path) -> None:
     assert "[1/3] popular: ndcg@10" in result.stderr and "200 users, 300 items" in result.stderr
     table = result.stdout.splitlines()
     assert any(line.startswith("1  ") for line in table)
+    header = next(line for line in table if line.startswith("#  model"))
+    cutoffs = {label.partition("@")[2] for label in header.split() if "@" in label}
+    assert cutoffs == {"10"}  # one K in every column (default --k 10)
     board = Leaderboard.from_json(out.read_text())
     assert {e.name for e in board.entries} == {"popular", "item_knn", "knn2"}
     assert all(e.ok for e in board.entries) and board.dataset["name"] == "demo"
@@ -110,10 +113,16 @@ def test_evaluate_a_jsonl_folder_with_another_split(tmp_path: Path) -> None:
 
 def test_evaluate_the_store(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
+    missing = invoke("--data-dir", str(data_dir), "evaluate", "--dataset", "store")
+    assert missing.exit_code == 1 and f"data directory {data_dir} does not exist" in missing.output
+    assert not data_dir.exists()  # read-only: nothing was created
     data_dir.mkdir()
+    no_store = invoke("evaluate", "--dataset", "store", "--data-dir", str(data_dir))
+    assert no_store.exit_code == 1 and "no store at" in no_store.output
+    assert list(data_dir.iterdir()) == []
+    store = Store.open(f"sqlite:///{(data_dir / 'recserve.sqlite').resolve()}")
     empty = invoke("--data-dir", str(data_dir), "evaluate", "--dataset", "store")
     assert empty.exit_code == 1 and "no feedback events" in empty.output
-    store = Store.open(f"sqlite:///{(data_dir / 'recserve.sqlite').resolve()}")
     try:
         shop = write_small_source(tmp_path / "shop")
         rows = [json.loads(line) for line in (shop / "events.jsonl").read_text().splitlines()]

@@ -41,9 +41,22 @@ def cli(*args: str, data_dir: Path, database_url: str | None = None) -> str:
 
 
 def test_status_of_an_empty_store(tmp_path: Path) -> None:
+    Store.open(Settings(data_dir=tmp_path).resolved_database_url).close()
     out = cli("status", data_dir=tmp_path)
     assert "users 0, items 0, events 0, relations 0" in out
     assert "champions: none" in out
+
+
+def test_status_of_a_missing_data_dir_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    typo = tmp_path / "dat"
+    for args in (["--data-dir", str(typo), "status"], ["status", "--data-dir", str(typo)]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1
+        assert f"data directory {typo} does not exist" in result.output
+        assert not typo.exists()
+    result = CliRunner().invoke(main, ["status", "--json", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "no store at" in result.output  # a folder, no store
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_status_prints_counts_and_champions(tmp_path: Path, database_url: str) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from recserve.config import ConfigError, Settings, load_settings
+from recserve.preflight import PreflightError, check_data_exists, check_port_free
 
 if TYPE_CHECKING:
     from recserve.store import Store
@@ -33,25 +35,119 @@ def _open_store(settings: Settings) -> Store:
     return Store.open(settings.resolved_database_url)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--data-dir", type=click.Path(path_type=Path), help="Data directory (RECSERVE_DATA_DIR)."
-)
-@click.option(
-    "--database-url", help="SQLAlchemy URL (RECSERVE_DATABASE_URL); default SQLite in the data dir."
-)
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def _require_data(settings: Settings, *, registry: bool = False) -> None:
+    """For a command that only reads: stop with a clear message (exit 1) when the data
+    directory or the store is not there, rather than create an empty one."""
+    try:
+        check_data_exists(settings, registry=registry)
+    except PreflightError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Before any work: stop with a clear message (exit 1) when the port is taken."""
+    try:
+        check_port_free(host, port)
+    except PreflightError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A global option given after the subcommand: it overrides the one given before."""
+    if value is None or value is False:
+        return
+    if param.name == "verbose":
+        logging.getLogger().setLevel(logging.DEBUG)
+        return
+    ctx.ensure_object(dict)[str(param.name)] = value
+
+
+def _global_options(command: F, *, after: bool) -> F:
+    """``--data-dir``, ``--database-url`` and ``-v``: on the group, and (``after``) again on
+    each subcommand, so both ``recserve --data-dir D demo`` and ``recserve demo
+    --data-dir D`` work and every subcommand's --help lists them."""
+    extra: dict[str, Any] = {"expose_value": False, "callback": _set_global} if after else {}
+    options = [
+        click.option(
+            "--data-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Data directory (RECSERVE_DATA_DIR); default .data (demo: .data/demo).",
+            **extra,
+        ),
+        click.option(
+            "--database-url",
+            help="SQLAlchemy URL (RECSERVE_DATABASE_URL); default SQLite in the data dir.",
+            **extra,
+        ),
+        click.option("-v", "--verbose", is_flag=True, help="Debug logging.", **extra),
+    ]
+    # a decorator appends to a Command's params but prepends to a function's
+    for option in options if isinstance(command, click.Command) else reversed(options):
+        command = option(command)
+    return command
+
+
+def _options_before_the_command(main: F) -> F:
+    return _global_options(main, after=False)
+
+
+class _ListingOption(click.Option):
+    """An option whose help ends with a list computed only when help is shown (the model
+    registry imports every model module: too slow for every command's start)."""
+
+    def __init__(self, *args: Any, listing: Callable[[], str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.listing = listing
+        self.base_help = self.help or ""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = f"{self.base_help} {self.listing()}"
+        return super().get_help_record(ctx)
+
+
+def _model_names() -> str:
+    from recserve.training.pipeline import DEFAULT_MODELS, OPTIONAL_MODELS
+
+    return (
+        f"Default models: {', '.join(DEFAULT_MODELS)}; on request: {', '.join(OPTIONAL_MODELS)}; "
+        f"families: {_family_names()}"
+    )
+
+
+def _family_names() -> str:
+    from recserve.algorithms import FAMILIES
+
+    return ", ".join(sorted(FAMILIES))
+
+
+class _Commands(click.Group):
+    """The ``recserve`` group: every subcommand added to it also takes the global options."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        _global_options(cmd, after=True)
+        super().add_command(cmd, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="recserve")
+@_options_before_the_command
 @click.pass_context
 def main(
     ctx: click.Context, data_dir: Path | None, database_url: str | None, verbose: bool
 ) -> None:
-    """recserve: recommendation models served as a service."""
+    """recserve: recommendation models served as a service.
+
+    The options also work after the command name: recserve demo --data-dir D.
+    """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # a line per CPU variant tried
     ctx.obj = {"data_dir": data_dir, "database_url": database_url}
 
 
@@ -68,8 +164,10 @@ def main(
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
-    """Serve the REST API (OpenAPI docs at /docs)."""
+    """Serve the REST API (OpenAPI docs at /docs). A data directory without data is fine:
+    the service starts empty and fills through the API."""
     settings = _settings(ctx)
+    _require_free_port(host, port)
     _run_server(settings, host, port, workers)
 
 
@@ -156,7 +254,9 @@ def import_(ctx: click.Context, source: Path, fmt: str | None, kind: str | None)
 @main.command()
 @click.option(
     "--models",
-    help="Comma-separated default model names or families to train; default: all of them.",
+    cls=_ListingOption,
+    listing=lambda: _model_names() + ".",
+    help="Comma-separated default model names or families to train; default: the default models.",
 )
 @click.option(
     "--promote",
@@ -206,6 +306,7 @@ def train(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     settings = _settings(ctx)
+    _require_data(settings)  # training reads the store: a missing one holds nothing to learn
     store = _open_store(settings)
     try:
         job = store.jobs.create({"models": wanted, "promote": promote}, trigger="cli")
@@ -308,6 +409,8 @@ def demo(
 
     if ctx.obj.get("data_dir") is None:
         ctx.obj["data_dir"] = Path(".data/demo")
+    if not no_serve:
+        _require_free_port(host, port)  # before generating data and training, not after
     settings = _settings(ctx)
     store = _open_store(settings)
     try:
@@ -364,7 +467,10 @@ def _first_user(settings: Settings) -> str:
     ),
 )
 @click.option(
-    "--models", help="Comma-separated families (or name=family); default: all that suit the data."
+    "--models",
+    cls=_ListingOption,
+    listing=lambda: f"Families: {_family_names()}.",
+    help="Comma-separated families (or name=family); default: all that suit the data.",
 )
 @click.option(
     "--param",
@@ -373,7 +479,14 @@ def _first_user(settings: Settings) -> str:
     metavar="NAME.KEY=VALUE",
     help="Fix a hyperparameter of one board entry (repeatable), e.g. sasrec.epochs=5.",
 )
-@click.option("--k", "k_text", default="10,20", show_default=True, help="Cut-off(s): 10 or 10,20.")
+@click.option(
+    "--k",
+    "k_text",
+    default="10",
+    show_default=True,
+    help="Cut-off(s): 10, or 10,20 to compute both (the table shows the metric's K; the JSON "
+    "holds every K).",
+)
 @click.option("--metric", help="Metric to rank by; default ndcg@<smallest K>; rmse, mae.")
 @click.option(
     "--tune-seconds",
@@ -449,6 +562,7 @@ def evaluate(
     try:
         if source == "store":
             settings = _settings(ctx)
+            _require_data(settings)
             store = _open_store(settings)
             try:
                 data = Dataset.from_store(store, settings.feedback_types)
@@ -509,6 +623,8 @@ def status(ctx: click.Context, url: str | None, api_key: str | None, as_json: bo
     )
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request
+    if url is None:
+        _require_data(_settings(ctx), registry=True)
     try:
         report = remote_status(url, api_key) if url else local_status(_settings(ctx))
     except StatusError as exc:

@@ -71,6 +71,32 @@ def test_feedback_listings_page_newest_first(client: TestClient) -> None:
     assert missing.status_code == 404 and missing.json()["code"] == "item_not_found"
 
 
+def test_feedback_listings_are_by_event_time_not_arrival(client: TestClient) -> None:
+    """Live events first, then an import of older ones: the listing still runs newest
+    first by event time, and paging by two crosses the batches without gaps or repeats."""
+    live = [
+        event("u", "a", event_id="live1", timestamp="2024-05-01T10:00:00Z"),
+        event("u", "b", event_id="live2", timestamp="2024-05-02T10:00:00Z"),
+    ]
+    older = [event("u", "c", event_id="old1", timestamp="2023-01-01T00:00:00Z"),
+             event("u", "d", event_id="old2", timestamp="2024-05-01T12:00:00Z"),
+             event("u", "e", event_id="old3", timestamp="2022-06-01T00:00:00Z")]  # fmt: skip
+    assert client.post("/v1/feedback", json=live).status_code == 200
+    assert client.post("/v1/feedback", json=older).status_code == 200
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/v1/users/u/feedback", params=params).json()
+        seen += [(r["event_id"], r["timestamp"]) for r in page["data"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [e for e, _ in seen] == ["live2", "old2", "live1", "old1", "old3"]
+    assert [t for _, t in seen] == sorted((t for _, t in seen), reverse=True)
+    stale = client.get("/v1/users/u/feedback", params={"cursor": "MTI"})  # "12": no time
+    assert stale.status_code == 400 and stale.json()["code"] == "invalid_cursor"
+
+
 def test_relations(client: TestClient) -> None:
     rows = [
         {"user_id": "ann", "other_user_id": "ben"},

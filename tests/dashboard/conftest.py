@@ -2,15 +2,13 @@
 headless Chromium driven by Playwright, for the dashboard's browser tests.
 
 Screenshots go to ``$RECSERVE_TEST_ARTEFACTS/dashboard`` when that variable is set, else to
-a pytest temporary folder. Without Chromium or the ``playwright`` package the browser
-tests skip, saying which is missing.
+a pytest temporary folder. The ``browser`` fixture comes from ``tests/browser.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,32 +45,12 @@ class DemoServer:
             store.close()
 
 
-def chromium_path() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.fixture(scope="session")
 def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = os.environ.get("RECSERVE_TEST_ARTEFACTS")
     folder = Path(root) / "dashboard" if root else tmp_path_factory.mktemp("dashboard-shots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed (dev extra)"
-    )
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("no chromium on PATH: apt-get install chromium (.ci/run does it)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

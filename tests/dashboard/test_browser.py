@@ -250,6 +250,7 @@ def test_experiment_with_online_metrics(
     page.fill("input[name=experiment_id]", "knn-vs-ease")
     page.select_option("#define-experiment select[name=treatment]", "item_knn/v0001")
     page.click("#define-experiment button[type=submit]")
+    page.click("#confirm-start")  # the confirmation page
     page.wait_for_selector(".flash.ok")
     card = page.locator('section.experiment[data-experiment-id="knn-vs-ease"]')
     assert card.get_attribute("data-status") == "running"
@@ -286,3 +287,56 @@ def test_experiment_with_online_metrics(
     page.wait_for_selector(".flash.ok")
     assert card.get_attribute("data-status") == "stopped"
     assert api(demo_server, "/v1/experiments/knn-vs-ease")["status"] == "stopped"
+
+
+def test_experiment_form_offers_a_model_of_the_scenario_and_asks_first(
+    page: Any, demo_server: DemoServer, artefacts: Path
+) -> None:
+    champions = api(demo_server, "/v1/models")
+    page.goto(demo_server.base + "/dashboard/experiments")
+    form = page.locator("#define-experiment")
+    treatment = form.locator("select[name=treatment]")
+    # recommended: a model trained for it that is not its champion, not cooccurrence
+    offered = treatment.input_value()
+    assert offered.split("/")[0] in ("item_knn", "ease"), offered
+    assert offered != champions_of(champions, "recommended")
+    suits = treatment.locator(f'option[value="{offered}"]').get_attribute("data-scenarios")
+    assert "recommended" in (suits or "").split()
+    # another scenario: the offer follows it
+    form.locator("select[name=scenario]").select_option("frequently_bought_together")
+    assert treatment.input_value().startswith("cooccurrence/")
+    form.locator("select[name=scenario]").select_option("recommended")
+    assert treatment.input_value() == offered
+
+    # a model trained for another scenario: the confirmation page warns; cancel changes nothing
+    page.fill("#define-experiment input[name=experiment_id]", "fbt-on-recommended")
+    treatment.select_option("cooccurrence/v0001")
+    page.click("#define-experiment button[type=submit]")
+    confirm = page.locator("#confirm-experiment")
+    assert "50%" in confirm.inner_text() and "live users" in confirm.inner_text()
+    assert "not trained for recommended" in page.inner_text("#unsuited")
+    shot(page, artefacts, "experiment-confirm")
+    page.click("#cancel-start")
+    page.wait_for_url(demo_server.base + "/dashboard/experiments")
+    listed = [e["experiment_id"] for e in api(demo_server, "/v1/experiments")["data"]]
+    assert "fbt-on-recommended" not in listed
+
+    # the offered model: no warning, and confirming starts it
+    page.fill("#define-experiment input[name=experiment_id]", "offered-model")
+    page.click("#define-experiment button[type=submit]")
+    assert page.locator("#unsuited").count() == 0
+    page.click("#confirm-start")
+    page.wait_for_selector(".flash.ok")
+    started = api(demo_server, "/v1/experiments/offered-model")
+    assert started["status"] == "running"
+    assert started["variants"][1]["model"] == offered
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator('section.experiment[data-experiment-id="offered-model"] form button',
+                 has_text="Stop").click()  # fmt: skip
+    page.wait_for_selector(".flash.ok")
+    assert api(demo_server, "/v1/experiments/offered-model")["status"] == "stopped"
+
+
+def champions_of(models: Any, scenario: str) -> str | None:
+    """The champion ref of ``scenario`` in GET /v1/models's answer."""
+    return (models.get("champions") or {}).get(scenario)

@@ -65,7 +65,8 @@ def test_quickstart(tmp_path: Path) -> None:
         work = tmp_path / "work"
         work.mkdir()
         outputs = GuideRun(DOCS / "quickstart.md", work, {"API_URL": base}).run()
-    assert (work / "leaderboard.html").is_file()
+    assert (work / ".data" / "quickstart" / "leaderboard.html").is_file()
+    assert not (work / "leaderboard.html").exists()  # nothing lands in the folder it runs from
     assert len(outputs) == 7
 
 
@@ -84,7 +85,15 @@ def test_music_example(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_movies_example(tmp_path: Path) -> None:
+    """Its leaderboard goes to the guide's report folder under .data/, never into the
+    folder it runs from (a reader runs it from the repository root)."""
+    in_root = [DOCS.parent / name for name in ("leaderboard.html", "leaderboard.json")]
+    before = [p.stat().st_mtime if p.exists() else None for p in in_root]
     run_guide("movies.md", tmp_path, RECSERVE_DATASETS_DIR=str(shared_datasets()))
+    reports = tmp_path / ".data" / "examples" / "movies-reports"
+    assert (reports / "leaderboard.html").is_file() and (reports / "leaderboard.json").is_file()
+    assert sorted(p.name for p in tmp_path.glob("leaderboard*")) == []
+    assert [p.stat().st_mtime if p.exists() else None for p in in_root] == before
 
 
 def test_search_example(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 
 from recserve.store import InvalidCursor, Store
 from recserve.store.database import MIGRATIONS_DIR, current_revision, migrate
+from recserve.store.paging import encode_cursor
 
 
 @pytest.fixture
@@ -147,6 +148,26 @@ def test_feedback_listing_newest_first_with_cursor(store: Store) -> None:
     rows2, _ = store.feedback.for_user("u1", cursor=cursor, limit=5)
     assert rows2[0]["item_id"] == "i6"
     assert store.feedback.user_history("u1")[0][0] == "i0"
+
+
+def test_feedback_listing_is_by_event_time_not_arrival(store: Store) -> None:
+    """A late import of older events lists after the newer live ones; events of the same
+    time list the later stored first, and the cursor pages through ties without a gap."""
+    offsets = [50, 10, 30, 30, 90, 0, 30, 70]  # arrival order; three events tie at 30
+    store.feedback.add([_event(k, item=f"i{k}", timestamp=1_600_000_000.5 + t)
+                        for k, t in enumerate(offsets)])  # fmt: skip
+    expected = sorted(range(len(offsets)), key=lambda k: (-offsets[k], -k))
+    seen, cursor = [], None
+    while True:
+        rows, cursor = store.feedback.for_user("u1", cursor=cursor, limit=3)
+        seen += [r["event_id"] for r in rows]
+        if cursor is None:
+            break
+    assert seen == [f"e{k}" for k in expected]
+    rows, _ = store.feedback.for_item("i4")
+    assert [r["event_id"] for r in rows] == ["e4"]
+    with pytest.raises(InvalidCursor):
+        store.feedback.for_user("u1", cursor=encode_cursor("12"))  # an old-style cursor
 
 
 def test_delete_user_removes_events_and_relations(store: Store) -> None:

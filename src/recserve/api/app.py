@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 import recserve
 from recserve.api.deps import authorize, key_table
@@ -173,7 +174,10 @@ def add_access_middleware(app: FastAPI, settings: Settings) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and Redoc from files shipped in the fastapi-offline
+    # package, not from a CDN: they work on a machine without internet
+    app = FastAPIOffline(
+        static_url="/docs/static",
         title="recserve",
         version=recserve.__version__,
         description="Recommendation models as a service: store, train, evaluate, serve.",

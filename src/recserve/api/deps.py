@@ -18,7 +18,7 @@ from recserve.registry import ModelRegistry
 from recserve.schemas import CONTROL_CHARACTERS, ID_MAX, ExternalId
 from recserve.serving import ServingEngine
 from recserve.store import InvalidCursor, Store
-from recserve.store.paging import decode_cursor
+from recserve.store.paging import decode_cursor, decode_event_cursor
 
 # state ----------------------------------------------------------------------------------
 
@@ -168,11 +168,9 @@ def entity_cursor(cursor: CursorQuery = None) -> str | None:
 
 
 def event_cursor(cursor: CursorQuery = None) -> str | None:
-    """A cursor over events: it must decode to an event sequence number."""
+    """A cursor over events: it must decode to an event's time and sequence number."""
     if cursor:
-        key = decode_cursor(cursor)
-        if not (key.isascii() and key.isdigit() and len(key) <= 18):
-            raise InvalidCursor("invalid cursor")
+        decode_event_cursor(cursor)  # raises InvalidCursor
     return cursor
 
 

@@ -10,17 +10,58 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from recserve.dashboard.queries import HOUR, HourlySeries
+from recserve.dashboard.queries import HOUR, EventSeries
 
 DAY = 24 * HOUR
+WEEK = 7 * DAY
+MONDAY = 4 * DAY  # 1970-01-05, the first Monday after the epoch
 
 
-def _day_label(at: float) -> str:
-    return time.strftime("%a %d %b", time.gmtime(at))
+def _gm(at: float) -> time.struct_time:
+    return time.gmtime(at)
 
 
-def hourly_bars(series: HourlySeries, width: int = 960, height: int = 200) -> Markup:
-    """A bar per hour, a tick and a label at each UTC midnight, the peak labelled."""
+def _labelled(at: float, bar_seconds: float) -> bool:
+    """Whether the bar starting at ``at`` gets a tick and a label: midnights for hour bars,
+    Mondays for 6-hour bars, the 1st of a month for day bars, each quarter for week bars."""
+    if bar_seconds <= HOUR:
+        return at % DAY == 0
+    if bar_seconds < DAY:
+        return (at - MONDAY) % WEEK == 0
+    if bar_seconds < WEEK:
+        return _gm(at).tm_mday == 1
+    return _gm(at).tm_mday <= 7 and _gm(at).tm_mon in (1, 4, 7, 10)
+
+
+def _tick_text(at: float, bar_seconds: float) -> str:
+    if bar_seconds <= HOUR:
+        return time.strftime("%a %d %b", _gm(at))
+    if bar_seconds < DAY:
+        return time.strftime("%d %b", _gm(at))
+    return time.strftime("%b %Y", _gm(at))
+
+
+def _bar_title(at: float, bar_seconds: float, count: int) -> str:
+    if bar_seconds < DAY:
+        span = f"{time.strftime('%Y-%m-%d %H:00', _gm(at))} UTC"
+        if bar_seconds > HOUR:
+            span += f" (+{bar_seconds / HOUR:.0f} h)"
+    elif bar_seconds < WEEK:
+        span = time.strftime("%Y-%m-%d", _gm(at))
+    else:
+        span = f"week of {time.strftime('%Y-%m-%d', _gm(at))}"
+    return f"{span}: {count}"
+
+
+def bar_label(series: EventSeries) -> str:
+    """What one bar counts, for the chart's caption: "hour", "6 hours", "day" or "week"."""
+    names = {HOUR: "hour", 6 * HOUR: "6 hours", DAY: "day", WEEK: "week"}
+    return names.get(series.bar_seconds, f"{series.bar_seconds / HOUR:g} hours")
+
+
+def event_bars(series: EventSeries, width: int = 960, height: int = 200) -> Markup:
+    """A bar per time step of the series, ticks and labels at calendar boundaries, the peak
+    labelled."""
     left, bottom, top = 40, 24, 12
     plot_w, plot_h = width - left - 8, height - bottom - top
     counts = series.counts
@@ -28,7 +69,7 @@ def hourly_bars(series: HourlySeries, width: int = 960, height: int = 200) -> Ma
     bar_w = plot_w / max(len(counts), 1)
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="events per hour" preserveAspectRatio="none">',
+        f'aria-label="events per {bar_label(series)}" preserveAspectRatio="none">',
         f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
         f'y2="{top + plot_h}"/>',
         f'<text class="tick" x="{left - 6}" y="{top + 4}" text-anchor="end">{peak}</text>',
@@ -37,17 +78,17 @@ def hourly_bars(series: HourlySeries, width: int = 960, height: int = 200) -> Ma
     for k, count in enumerate(counts):
         h = plot_h * count / peak
         x = left + k * bar_w
-        at = series.start + k * HOUR
-        label = escape(f"{time.strftime('%Y-%m-%d %H:00', time.gmtime(at))} UTC: {count}")
+        at = series.start + k * series.bar_seconds
+        label = escape(_bar_title(at, series.bar_seconds, count))
         parts.append(
             f'<rect class="bar" x="{x:.2f}" y="{top + plot_h - h:.2f}" '
             f'width="{max(bar_w - 0.6, 0.4):.2f}" height="{h:.2f}"><title>{label}</title></rect>'
         )
-        if at % DAY == 0:
+        if _labelled(at, series.bar_seconds):
             parts.append(
                 f'<line class="grid" x1="{x:.2f}" y1="{top}" x2="{x:.2f}" y2="{top + plot_h}"/>'
                 f'<text class="tick" x="{x + 3:.2f}" y="{height - 6}">'
-                f"{escape(_day_label(at))}</text>"
+                f"{escape(_tick_text(at, series.bar_seconds))}</text>"
             )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -2,6 +2,9 @@
 conversion with 95% intervals, each variant against the control), and forms to define a
 two-variant experiment, start a draft and stop a running one.
 
+The form preselects a treatment that suits the scenario (``treatments.py``), and defining a
+running experiment goes through a confirmation page first: it changes what live users see.
+
 Reads and writes go through the route functions of ``recserve.api.routes.experiments``,
 so the dashboard shows and does exactly what ``/v1/experiments`` does.
 """
@@ -22,6 +25,7 @@ from recserve.dashboard import charts
 from recserve.dashboard.actions import back
 from recserve.dashboard.auth import AdminDep, CsrfDep
 from recserve.dashboard.render import render
+from recserve.dashboard.treatments import default_treatments, treatments
 
 pages = APIRouter(include_in_schema=False)
 actions = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
@@ -38,13 +42,17 @@ def experiments_page(
 ) -> HTMLResponse:
     listed = routes.list_experiments(store, None, SHOWN).data
     details = [routes.get_experiment(e.experiment_id, store, engine) for e in listed]
+    champions = registry.champions()
+    options = treatments(registry.list_versions(), champions, registry.history())
+    scenarios = known_scenarios()
     return render(
         request,
         "experiments.html.j2",
         page="experiments",
         experiments=[(d, _ctr_chart(d)) for d in details],
-        scenarios=known_scenarios(),
-        versions=[v.ref for v in registry.list_versions()],
+        scenarios=scenarios,
+        treatments=options,
+        defaults=default_treatments(options, champions, scenarios),
     )
 
 
@@ -59,17 +67,21 @@ def _ctr_chart(detail: Any) -> Any:
 
 @actions.post(PAGE)
 def create(
+    request: Request,
     _: AdminDep,
     store: StoreDep,
     engine: EngineDep,
     settings: SettingsDep,
+    registry: RegistryDep,
     experiment_id: Text,
     treatment: Text,
     scenario: Text = "recommended",
     share: Annotated[float, Form(gt=0, lt=1)] = 0.5,
     description: Annotated[str, Form(max_length=2000)] = "",
+    confirmed: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Control: the scenario's champion; treatment: a model version or another scenario."""
+    """Control: the scenario's champion; treatment: a model version or another scenario.
+    Without ``confirmed`` nothing is created: a page says what would change and asks."""
     variant: dict[str, Any] = {"name": "treatment", "share": round(share, 6)}
     if treatment.startswith("scenario:"):
         variant["scenario"] = treatment.removeprefix("scenario:")
@@ -84,6 +96,8 @@ def create(
                 "description": description or None,
             }
         )
+        if not confirmed:
+            return _confirmation(request, body, treatment, registry)
         created = routes.create_experiment(body, store, engine, settings)
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -92,6 +106,27 @@ def create(
     except ApiError as exc:
         return back(PAGE, error=exc.message)
     return back(PAGE, flash=f"experiment {created.experiment_id} is {created.status}")
+
+
+def _confirmation(
+    request: Request, body: routes.ExperimentCreate, treatment: str, registry: Any
+) -> HTMLResponse:
+    """The page that says what starting the experiment changes, with the form to confirm."""
+    champions = registry.champions()
+    suits: tuple[str, ...] | None = None
+    if not treatment.startswith("scenario:"):
+        known = {t.ref: t for t in treatments(registry.list_versions(), champions, {})}
+        suits = known[treatment].scenarios if treatment in known else ()
+    return render(
+        request,
+        "experiment_confirm.html.j2",
+        page="experiments",
+        body=body,
+        treatment=treatment,
+        share=body.variants[1].share,
+        champion=champions.get(body.scenario),
+        suits=suits,
+    )
 
 
 @actions.post(PAGE + "/{experiment_id}/start")

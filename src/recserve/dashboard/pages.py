@@ -34,15 +34,16 @@ METRIC_COLUMNS = ("ndcg@10", "precision@10", "recall@10", "map@10", "hit_rate@10
 @router.get("/", response_class=HTMLResponse)
 @router.get("/dashboard", response_class=HTMLResponse)
 def overview(request: Request, _: AdminDep, store: StoreDep, engine: EngineDep) -> HTMLResponse:
-    series = queries.events_per_hour(store)
+    series = queries.events_over_time(store)
     recent = queries.recent_events(store, 20)
     return render(
         request,
         "overview.html.j2",
         page="overview",
         counts=store.counts(),
-        chart=charts.hourly_bars(series) if series is not None else None,
+        chart=charts.event_bars(series) if series is not None else None,
         series=series,
+        bar=charts.bar_label(series) if series is not None else None,
         recent=recent,
         titles=titles(store, [e["item_id"] for e in recent]),
         served={s: m.ref for s, m in sorted(engine.served().items())},

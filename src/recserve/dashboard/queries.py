@@ -1,5 +1,5 @@
 """Read-only queries the dashboard needs and the repositories do not offer: search by id or
-title, the events-per-hour series, the newest events and per-row event counts.
+title, the events-over-time series, the newest events and per-row event counts.
 
 SQLAlchemy Core over ``recserve.store.schema``, the same on SQLite and PostgreSQL.
 """
@@ -10,19 +10,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from recserve.store import Store, schema
 
 HOUR = 3600.0
+# The bar widths the overview chart chooses from, in hours, and the hour each kind of bar is
+# aligned to (weeks start on Monday: 1970-01-05 00:00 UTC is hour 96).
+BAR_HOURS = (1, 6, 24, 7 * 24)
+_ALIGN_HOURS = {7 * 24: 96}
 
 
 @dataclass(frozen=True)
-class HourlySeries:
-    """Event counts per hour over ``hours`` hours ending with the hour of the newest event."""
+class EventSeries:
+    """Event counts per bar over consecutive bars ending with the bar of the newest event."""
 
-    start: float  # Unix seconds of the first hour
+    start: float  # Unix seconds at which the first bar starts
+    bar_seconds: float  # the width of one bar: an hour, 6 hours, a day or a week
     counts: list[int]
+
+    @property
+    def end(self) -> float:
+        return self.start + self.bar_seconds * len(self.counts)
 
 
 def _like(text: str) -> str:
@@ -86,36 +96,45 @@ def event_counts(store: Store, column: str, keys: Sequence[str]) -> dict[str, in
 
 
 def recent_events(store: Store, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest stored events (by arrival), newest first."""
+    """The newest events by event time (then by arrival), newest first."""
     t = schema.events
-    stmt = sa.select(t).order_by(t.c.id.desc()).limit(limit)
+    stmt = sa.select(t).order_by(t.c.timestamp.desc(), t.c.id.desc()).limit(limit)
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
-def events_per_hour(store: Store, hours: int = 7 * 24) -> HourlySeries | None:
-    """Counts per hour for the ``hours`` hours up to the newest event's timestamp.
+def events_over_time(store: Store, bars: int = 7 * 24) -> EventSeries | None:
+    """Event counts in ``bars`` bars ending with the bar of the newest event, at the bar
+    width (hour, 6 hours, day, week) whose window shows the most non-empty bars (the finer
+    on a tie); None when there are no events.
 
     The window ends at the data's newest event rather than at the clock, so an imported
-    history (the demo ends in 2024) still shows its last days; None when there are no events.
+    history still shows; and the width adapts, so the first live events after an old
+    import do not leave the window with one bar: a week-wide window then reaches back to
+    the import. A service with steady traffic gets hour bars over the last 7 days.
     """
     t = schema.events
+    bucket = _hour_bucket(store, t.c.timestamp)
     with store.engine.connect() as conn:
-        latest = conn.execute(sa.select(sa.func.max(t.c.timestamp))).scalar_one_or_none()
-        if latest is None:
-            return None
-        end_hour = int(float(latest) // HOUR)
-        start_hour = end_hour - hours + 1
-        bucket = _hour_bucket(store, t.c.timestamp)
-        stmt = (
-            sa.select(bucket.label("hour"), sa.func.count())
-            .where(t.c.timestamp >= start_hour * HOUR)
-            .where(t.c.timestamp < (end_hour + 1) * HOUR)
-            .group_by(bucket)
-        )
-        found = {int(h): int(n) for h, n in conn.execute(stmt)}
-    counts = [found.get(start_hour + k, 0) for k in range(hours)]
-    return HourlySeries(start=start_hour * HOUR, counts=counts)
+        rows = conn.execute(sa.select(bucket, sa.func.count()).group_by(bucket)).all()
+    if not rows:
+        return None
+    hours = np.array([int(h) for h, _ in rows], dtype=np.int64)
+    per_hour = np.array([int(n) for _, n in rows], dtype=np.int64)
+    best: tuple[int, int, list[int]] | None = None  # (non-empty bars, first bar, counts)
+    best_width = BAR_HOURS[0]
+    for width in BAR_HOURS:
+        align = _ALIGN_HOURS.get(width, 0)
+        bar = (hours - align) // width
+        first = int(bar.max()) - bars + 1
+        inside = bar >= first
+        counts = np.bincount(bar[inside] - first, weights=per_hour[inside], minlength=bars)
+        shown = int(np.count_nonzero(counts))
+        if best is None or shown > best[0]:
+            best = (shown, first * width + align, [int(c) for c in counts])
+            best_width = width
+    assert best is not None
+    return EventSeries(start=best[1] * HOUR, bar_seconds=best_width * HOUR, counts=best[2])
 
 
 def _hour_bucket(store: Store, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

@@ -291,12 +291,13 @@ class Leaderboard:
         return int(k) if k.isdigit() else min(self.ks)
 
     def columns(self) -> list[Column]:
-        """The figures worth a column: the board's metric, ranking at K (recall at the
-        largest K), beyond accuracy, and RMSE/MAE when some entry has them."""
-        k, top = self.primary_k, max(self.ks)
+        """The figures worth a column: the board's metric, ranking and beyond accuracy at
+        one K (the metric's: a table never mixes cut-offs; every K is in the JSON), and
+        RMSE/MAE when some entry has them."""
+        k = self.primary_k
         keys = [
             (f"ndcg@{k}", f"NDCG@{k}"),
-            (f"recall@{top}", f"Recall@{top}"),
+            (f"recall@{k}", f"Recall@{k}"),
             (f"precision@{k}", f"Prec@{k}"),
             (f"map@{k}", f"MAP@{k}"),
             (f"mrr@{k}", f"MRR@{k}"),

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 from recserve.store import schema
 from recserve.store.entities import EntityRepository
-from recserve.store.paging import decode_cursor, encode_cursor
+from recserve.store.paging import decode_event_cursor, encode_event_cursor
 
 EVENT_FIELDS = (
     "event_id",
@@ -177,27 +177,26 @@ class FeedbackRepository:
     def _listing(
         self, column: sa.Column[Any], key: str, cursor: str | None, limit: int
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Newest first, paged by the internal sequence number."""
+        """Newest first by event time (then by arrival, for events of the same time), paged
+        by a cursor holding the last row's (timestamp, sequence number)."""
+        t = self.table
         stmt = (
-            sa.select(self.table)
+            sa.select(t)
             .where(column == key)
-            .order_by(self.table.c.id.desc())
+            .order_by(t.c.timestamp.desc(), t.c.id.desc())
             .limit(limit + 1)
         )
         if cursor:
-            try:
-                before = int(decode_cursor(cursor))
-            except ValueError as exc:
-                from recserve.store.paging import InvalidCursor
-
-                raise InvalidCursor("invalid cursor") from exc
-            stmt = stmt.where(self.table.c.id < before)
+            at, before = decode_event_cursor(cursor)
+            stmt = stmt.where(
+                sa.or_(t.c.timestamp < at, sa.and_(t.c.timestamp == at, t.c.id < before))
+            )
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(stmt).mappings()]
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
-            next_cursor = encode_cursor(str(rows[-1]["id"]))
+            next_cursor = encode_event_cursor(rows[-1]["timestamp"], rows[-1]["id"])
         return rows, next_cursor
 
     def for_user(self, user_id: str, cursor: str | None = None, limit: int = 100):

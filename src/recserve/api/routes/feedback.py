@@ -166,7 +166,8 @@ def _page(rows: list[dict[str, Any]], next_cursor: str | None) -> Page[FeedbackP
 def user_feedback(
     user_id: UserIdPath, store: StoreDep, cursor: EventCursor, limit: LimitQuery = 100
 ) -> Page[FeedbackPublic]:
-    """Newest first."""
+    """Newest first by event time (events of the same time: the later stored first);
+    ``next_cursor`` continues the listing."""
     if store.users.get(user_id) is None:
         raise user_not_found(user_id)
     return _page(*store.feedback.for_user(user_id, cursor, limit))
@@ -178,7 +179,8 @@ def user_feedback(
 def item_feedback(
     item_id: ItemIdPath, store: StoreDep, cursor: EventCursor, limit: LimitQuery = 100
 ) -> Page[FeedbackPublic]:
-    """Newest first."""
+    """Newest first by event time (events of the same time: the later stored first);
+    ``next_cursor`` continues the listing."""
     if store.items.get(item_id) is None:
         raise item_not_found(item_id)
     return _page(*store.feedback.for_item(item_id, cursor, limit))

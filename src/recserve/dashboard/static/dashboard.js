@@ -1,4 +1,5 @@
-// recserve dashboard: tabs on the user page, confirmations, live training-job progress.
+// recserve dashboard: tabs on the user page, confirmations, the experiments form's
+// treatment defaults, live training-job progress.
 // Plain script, no dependencies; every page works without it, it only adds comfort.
 "use strict";
 
@@ -21,6 +22,19 @@ function setupConfirms() {
     form.addEventListener("submit", (event) => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
+  });
+}
+
+// The experiments form: choosing a scenario preselects a treatment trained for it (the
+// server's choice per scenario, in the form's data-defaults).
+function setupTreatmentDefaults() {
+  const form = document.getElementById("define-experiment");
+  if (!form) return;
+  const defaults = JSON.parse(form.dataset.defaults || "{}");
+  const scenario = form.querySelector("select[name=scenario]");
+  const treatment = form.querySelector("select[name=treatment]");
+  scenario.addEventListener("change", () => {
+    if (defaults[scenario.value]) treatment.value = defaults[scenario.value];
   });
 }
 
@@ -60,5 +74,6 @@ function pollJobs() {
 document.addEventListener("DOMContentLoaded", () => {
   setupTabs();
   setupConfirms();
+  setupTreatmentDefaults();
   pollJobs();
 });
