@@ -573,6 +573,66 @@ def recommend(
 
 
 @main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def dump(ctx: click.Context, file: Path) -> None:
+    """Write the store (items, users, events, relations, experiments, jobs, deletion marks)
+    and the model registry (every version, champions, history) to FILE, a .tar.gz archive.
+
+    Safe while the service runs: the tables are read in one snapshot transaction and the
+    registry's version folders never change once written (docs/operations.md)."""
+    from recserve.backup import BackupError
+    from recserve.backup import dump as dump_archive
+
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        manifest = dump_archive(
+            store, settings.models_dir, file, progress=lambda line: click.echo(line, err=True)
+        )
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    rows = ", ".join(f"{name} {count}" for name, count in manifest["tables"].items())
+    versions = len(manifest["registry"]["versions"])
+    click.echo(f"wrote {file}: {rows}; {versions} model versions")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the data of a store that is not empty.")
+@click.pass_context
+def restore(ctx: click.Context, file: Path, force: bool) -> None:
+    """Restore a dump made by `recserve dump` into the configured data directory and
+    database. They must be empty, unless --force (which replaces what they hold); stop
+    the servers using them first."""
+    import sqlalchemy as sa
+
+    from recserve.backup import BackupError
+    from recserve.backup import restore as restore_archive
+
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        manifest = restore_archive(
+            file,
+            store,
+            settings.models_dir,
+            force=force,
+            progress=lambda line: click.echo(line, err=True),
+        )
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise click.ClickException(f"restore failed, nothing was changed: {exc}") from exc
+    finally:
+        store.close()
+    rows = ", ".join(f"{name} {count}" for name, count in manifest["tables"].items())
+    click.echo(f"restored {file} into {settings.data_dir}: {rows}")
+
+
+@main.command()
 @click.option("--url", help="A running server's base URL: report its health, readiness, metrics.")
 @click.option("--api-key", help="X-API-Key for --url when the server needs one.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
