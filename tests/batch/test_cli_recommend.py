@@ -4,6 +4,7 @@ API's per-user endpoint answers; unknown users are reported; Parquet is readable
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,13 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from recserve.algorithms import create
 from recserve.api import create_app
 from recserve.cli import main
 from recserve.config import Settings
+from recserve.data import Dataset
+from recserve.registry import ModelRegistry
+from recserve.store import Store
 from tests.batch.conftest import COLD_USER
 
 
@@ -104,3 +109,43 @@ def test_mistakes_get_clear_messages(trained_dir: Path, tmp_path: Path) -> None:
     empty = run(tmp_path / "untrained", "--all", "--out", out)
     assert empty.exit_code == 1 and "no model is trained" in empty.output
     assert not Path(out).exists()
+
+
+def test_factor_models_and_experiment_variants(trained_dir: Path, tmp_path: Path) -> None:
+    """Under an A/B experiment whose variant B is an ALS version, each user's variant
+    answers as on the endpoint (both groups scored in one call each), and the export is
+    not logged as served lists."""
+    data_dir = tmp_path / "copy"
+    shutil.copytree(trained_dir, data_dir)
+    settings = Settings(data_dir=data_dir, model_poll_seconds=0)
+    store = Store.open(settings.resolved_database_url)
+    registry = ModelRegistry(settings.models_dir)
+    try:
+        data = Dataset.from_store(store, settings.feedback_types)
+        als = registry.register("als", create("als", factors=8, iterations=5).fit(data))
+        with TestClient(create_app(settings)) as client:
+            body = {
+                "experiment_id": "ab",
+                "scenario": "recommended",
+                "variants": [
+                    {"name": "A", "share": 0.5, "model": "champion"},
+                    {"name": "B", "share": 0.5, "model": als.ref},
+                ],
+            }
+            assert client.post("/v1/experiments", json=body).status_code == 201
+            assert client.post("/v1/experiments/ab/start").status_code == 200
+        out = tmp_path / "ab.jsonl"
+        result = run(data_dir, "--all", "--out", str(out), "--n", "6")
+        assert result.exit_code == 0, result.output
+        assert store.experiments.lists_of("ab") == 0  # nothing logged as served
+    finally:
+        store.close()
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {line["variant"] for line in lines} == {"A", "B"}
+    assert {line["experiment"] for line in lines} == {"ab"}
+    answers = endpoint_lists(data_dir, [line["user_id"] for line in lines], 6)
+    for line in lines:
+        same_list(line, answers[line["user_id"]])
+        assert line["variant"] == answers[line["user_id"]]["variant"]
+    models = {line["variant"]: line["model"] for line in lines}
+    assert models["B"] == als.ref and models["A"] != als.ref

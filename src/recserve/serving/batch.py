@@ -3,12 +3,12 @@
 Each list is the one the per-user endpoint answers for the same state: the same champions,
 live histories, experiment variants, fallbacks and request path (``scenarios.finish``).
 What is batched is the I/O and the model: the users' events are read in one query per
-chunk, and the users the recommended champion personalises for are scored in one
-``model.recommend`` call per chunk. The others take the per-user path of the engine:
-users it cannot personalise for (the popular fallback), users in an experiment variant,
-users whose left-out items exceed ``pipeline.DENSE_ABOVE``, and the global-ranking
-scenarios. Lists are never logged as served to an experiment: an export is not an
-impression.
+chunk, and the users are grouped by the model that answers them (the champion, or their
+experiment variant's model), each group scored in one ``model.recommend`` call. The
+others take the engine's per-user path: users the model cannot personalise for (the
+popular fallback), users whose left-out items exceed ``pipeline.DENSE_ABOVE``, and the
+global-ranking scenarios. Lists are never logged as served to an experiment: an export
+is not an impression.
 """
 
 from __future__ import annotations
@@ -51,9 +51,21 @@ def recommend_many(
     _warm(engine, served, scenario, events)
     if scenario != "recommended":
         return [engine.global_ranking(scenario, u, options, log=False) for u in user_ids]
-    results = _personalised(engine, served, user_ids, events, options)
+    # users grouped by the model that answers them: the champion, or their variant's
+    groups: dict[int, tuple[ServedModel, list[int]]] = {}
+    arms = []
+    for k, user_id in enumerate(user_ids):
+        model, arm = engine.served_for(scenario, user_id)
+        arms.append(arm)
+        groups.setdefault(id(model), (model, []))[1].append(k)
+    results: dict[int, RecommendationList] = {}
+    for model, positions in groups.values():
+        found = _personalised(engine, model, [user_ids[k] for k in positions], events, options)
+        results.update((positions[row], result) for row, result in found.items())
     return [
-        results[k] if k in results else engine.recommend(u, options.n, options, log=False)
+        engine.served_under(arms[k], u, results[k], log=False)
+        if k in results
+        else engine.recommend(u, n, options, log=False)
         for k, u in enumerate(user_ids)
     ]
 
@@ -93,22 +105,15 @@ def _personalised(
     events: dict[str, list[Event]],
     options: ListOptions,
 ) -> dict[int, RecommendationList]:
-    """The lists of the users the recommended champion answers for itself, scored in one
-    model call; keyed by position in ``user_ids``. The rest is left to the per-user path."""
+    """The lists of the users ``champion`` (the recommended champion or a variant's model)
+    answers for itself, scored in one model call; keyed by position in ``user_ids``. The
+    users it cannot personalise for are left to the per-user path (its fallbacks)."""
     model = champion.model
     if isinstance(model, GlobalRanking) and champion is engine.served().get("popular"):
         return {}  # the popular champion answers with live counters: the per-user path
     assert model.items is not None
-    positions, users, lives = [], [], []
-    for k, user_id in enumerate(user_ids):
-        served, arm = engine.served_for("recommended", user_id)
-        if arm is not None or served is not champion:
-            continue  # an experiment variant (or a champion swapped meanwhile)
-        positions.append(k)
-        users.append(engine.user_index(champion, user_id))
-        lives.append(_history(engine, user_id, champion, events))
-    if not positions:
-        return {}
+    users = [engine.user_index(champion, user_id) for user_id in user_ids]
+    lives = [_history(engine, user_id, champion, events) for user_id in user_ids]
     user_index = np.array(users, dtype=np.int64)
     positive = sp.vstack([live.positive for live in lives], format="csr", dtype=np.float32)
     sequences = [live.sequence for live in lives]
@@ -142,5 +147,5 @@ def _personalised(
     for k, row in enumerate(chosen):
         valid = ids[k] >= 0
         ranked = pipeline.Ranked(ids[k][valid][: options.depth], scores[k][valid][: options.depth])
-        results[positions[row]] = scenarios.finish(engine, champion, ranked, options)
+        results[row] = scenarios.finish(engine, champion, ranked, options)
     return results

@@ -356,9 +356,9 @@ class ServingEngine:
         ``log`` is False: a batch export, which is not an impression)."""
         served, arm = self.served_for("recommended", user_id)
         result = scenarios.recommend(self, user_id, replace(options or ListOptions(), n=n), served)
-        return self._served_under(arm, user_id, result, log)
+        return self.served_under(arm, user_id, result, log)
 
-    def _served_under(
+    def served_under(
         self, arm: Arm | None, user_id: str, result: RecommendationList, log: bool
     ) -> RecommendationList:
         """The list tagged with the user's experiment variant, and logged when ``log``."""
@@ -404,7 +404,7 @@ class ServingEngine:
         if arm is not None and arm.variant.scenario is not None:
             scenario, served = arm.variant.scenario, None  # that champion, its own live counts
         result = scenarios.global_ranking(self, scenario, user_id, options, served)
-        return self._served_under(arm, user_id, result, log)
+        return self.served_under(arm, user_id, result, log)
 
     def people_you_may_know(self, user_id: str, n: int, offset: int = 0) -> scenarios.UserList:
         return scenarios.people_you_may_know(self, user_id, n, offset)
