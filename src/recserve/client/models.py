@@ -53,6 +53,7 @@ from recserve.schemas import (
     UserUpdate,
     WriteResult,
 )
+from recserve.schemas_batch import BatchJobStatus, BatchRequest
 
 
 class ExportedModels(BaseModel):
@@ -74,6 +75,8 @@ class UserExport(BaseModel):
 
 
 __all__ = [
+    "BatchJobStatus",
+    "BatchRequest",
     "ErrorBody",
     "ExperimentCreate",
     "ExperimentDetail",
