@@ -221,3 +221,44 @@ def test_bad_archives_get_clear_messages(tmp_path: Path) -> None:
         pass
     result = cli(tmp_path / "d", url, "restore", str(empty))
     assert result.exit_code == 1 and "manifest.json is missing" in result.output
+
+
+@pytest.mark.postgres
+def test_a_dump_moves_between_sqlite_and_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'a.sqlite'}"
+    store = Store.open(sqlite_url)
+    try:
+        store.items.upsert(
+            [{"item_id": "i1", "title": "T", "categories": ["c"], "attributes": {"p": 1.5}}]
+        )
+        store.users.upsert([{"user_id": "u1", "tags": ["x"]}])
+        store.feedback.add(
+            [
+                {
+                    "user_id": "u1",
+                    "item_id": "i1",
+                    "type": "rating",
+                    "value": 4.5,
+                    "timestamp": 1.7e9,
+                },
+                {
+                    "user_id": "u2",
+                    "item_id": "i2",
+                    "type": "like",
+                    "timestamp": 1.7e9 + 0.25,
+                    "event_id": "e",
+                },
+            ]
+        )
+        store.relations.add([{"user_id": "u1", "other_user_id": "u2", "type": "friend"}])
+    finally:
+        store.close()
+    first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
+    assert cli(tmp_path / "a", sqlite_url, "dump", str(first)).exit_code == 0
+    into_postgres = cli(tmp_path / "b", postgres_url, "restore", str(first))
+    assert into_postgres.exit_code == 0, into_postgres.output
+    assert table_rows(postgres_url) == table_rows(sqlite_url)
+    assert cli(tmp_path / "b", postgres_url, "dump", str(second)).exit_code == 0
+    back = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    assert cli(tmp_path / "c", back, "restore", str(second)).exit_code == 0
+    assert table_rows(back) == table_rows(sqlite_url)
