@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,14 @@ def test_factor_models_and_experiment_variants(trained_dir: Path, tmp_path: Path
         assert line["variant"] == answers[line["user_id"]]["variant"]
     models = {line["variant"]: line["model"] for line in lines}
     assert models["B"] == als.ref and models["A"] != als.ref
+
+
+def test_parquet_without_pyarrow_says_what_to_install(
+    trained_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    out = tmp_path / "recs.parquet"
+    result = run(trained_dir, "--all", "--out", str(out))
+    assert result.exit_code == 1 and "recserve[parquet]" in result.output
+    assert not out.exists() and not list(tmp_path.glob(".recs.parquet*"))
