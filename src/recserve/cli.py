@@ -1,4 +1,4 @@
-"""The ``recserve`` command line: serve, import, train, demo.
+"""The ``recserve`` command line: serve, import, train, demo, recommend, dump, restore.
 
 Settings come from ``RECSERVE_*`` environment variables (and ``RECSERVE_CONFIG_FILE``);
 ``--data-dir`` and ``--database-url`` override them for one command.
@@ -603,6 +603,147 @@ def evaluate(
         click.echo(f"wrote {json_path}")
     if not any(entry.ok for entry in board.entries):
         raise click.ClickException("every model failed (see above)")
+
+
+def _listed_users(value: str) -> list[str]:
+    """``--users``: a file with one id per line, or ids separated by commas."""
+    path = Path(value)
+    text = path.read_text(encoding="utf-8") if path.is_file() else value.replace(",", "\n")
+    users = [line.strip() for line in text.splitlines() if line.strip()]
+    if not users:
+        raise click.BadParameter("no user id given", param_hint="--users")
+    return users
+
+
+@main.command()
+@click.option("--all", "every_user", is_flag=True, help="Every user in the store.")
+@click.option(
+    "--users",
+    metavar="FILE|ID,ID,...",
+    help="Only these users: a file with one id per line, or ids separated by commas.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file: JSON lines, or Parquet when it ends with .parquet (needs pyarrow).",
+)
+@click.option("--n", default=10, show_default=True, type=click.IntRange(min=1), help="Per user.")
+@click.option(
+    "--scenario",
+    default="recommended",
+    show_default=True,
+    type=click.Choice(["recommended", "popular", "trending", "latest"]),
+)
+@click.pass_context
+def recommend(
+    ctx: click.Context,
+    every_user: bool,
+    users: str | None,
+    out: Path,
+    n: int,
+    scenario: str,
+) -> None:
+    """Write the recommendations of every user (--all) or of listed users (--users) to a
+    file, one line per user: {"user_id", "items": [{"item_id", "score"}], "model", ...}.
+
+    The lists are the ones GET /v1/users/{id}/recommendations answers now (the same
+    champions, fallbacks and experiment variants), scored a chunk of users at a time.
+    Listed users the store does not hold are reported and get no line."""
+    from recserve.batch.export import export_recommendations
+    from recserve.batch.output import OutputError
+    from recserve.batch.standalone import serving_engine
+    from recserve.serving import ModelNotReady
+
+    if every_user == (users is not None):
+        raise click.UsageError("give either --all or --users")
+    listed = _listed_users(users) if users is not None else None
+    settings = _settings(ctx)
+    if n > settings.max_n:
+        raise click.BadParameter(f"at most {settings.max_n} (max_n)", param_hint="--n")
+    with serving_engine(settings) as engine:
+        try:
+            with click.progressbar(length=1, label="users", file=sys.stderr) as bar:
+
+                def progress(done: int, total: int) -> None:
+                    bar.length = total
+                    bar.update(done - bar.pos)
+
+                report = export_recommendations(
+                    engine, out, n=n, scenario=scenario, users=listed, progress=progress
+                )
+        except (ModelNotReady, OutputError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            engine.experiments.close()
+    if report.unknown_count:
+        shown = ", ".join(report.unknown[:20])
+        more = "" if report.unknown_count <= 20 else f" and {report.unknown_count - 20} more"
+        click.echo(
+            f"{report.unknown_count} unknown users, no line written: {shown}{more}", err=True
+        )
+    models = ", ".join(f"{ref} {count}" for ref, count in sorted(report.models.items()))
+    click.echo(f"wrote {report.users} users to {out} ({models or 'no model'})")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def dump(ctx: click.Context, file: Path) -> None:
+    """Write the store (items, users, events, relations, experiments, jobs, deletion marks)
+    and the model registry (every version, champions, history) to FILE, a .tar.gz archive.
+
+    Safe while the service runs: the tables are read in one snapshot transaction and the
+    registry's version folders never change once written (docs/operations.md)."""
+    from recserve.backup import BackupError
+    from recserve.backup import dump as dump_archive
+
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        manifest = dump_archive(
+            store, settings.models_dir, file, progress=lambda line: click.echo(line, err=True)
+        )
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    rows = ", ".join(f"{name} {count}" for name, count in manifest["tables"].items())
+    versions = len(manifest["registry"]["versions"])
+    click.echo(f"wrote {file}: {rows}; {versions} model versions")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the data of a store that is not empty.")
+@click.pass_context
+def restore(ctx: click.Context, file: Path, force: bool) -> None:
+    """Restore a dump made by `recserve dump` into the configured data directory and
+    database. They must be empty, unless --force (which replaces what they hold); stop
+    the servers using them first."""
+    import sqlalchemy as sa
+
+    from recserve.backup import BackupError
+    from recserve.backup import restore as restore_archive
+
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        manifest = restore_archive(
+            file,
+            store,
+            settings.models_dir,
+            force=force,
+            progress=lambda line: click.echo(line, err=True),
+        )
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise click.ClickException(f"restore failed, nothing was changed: {exc}") from exc
+    finally:
+        store.close()
+    rows = ", ".join(f"{name} {count}" for name, count in manifest["tables"].items())
+    click.echo(f"restored {file} into {settings.data_dir}: {rows}")
 
 
 @main.command()

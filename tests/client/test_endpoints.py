@@ -337,6 +337,23 @@ def test_training_jobs(server: str, calls: dict[str, Calls], trained: JobStatus)
             client.close()
 
 
+def test_batch_recommendations(make: Callable[..., Any]) -> None:
+    api = make()
+    job = api.start_batch(n=3, users=["u00", "ghost", "u01"])
+    assert job.status in ("queued", "running", "succeeded") and job.request["n"] == 3
+    deadline = time.monotonic() + 60
+    while (done := api.get_batch(job.job_id)).status in ("queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert done.status == "succeeded" and done.results["unknown_user_ids"] == ["ghost"]
+    lines = api.batch_result(job.job_id)
+    assert [line["user_id"] for line in lines] == ["u00", "u01"]
+    for line in lines:
+        answer = api.recommend(line["user_id"], n=3)
+        assert [i["item_id"] for i in line["items"]] == ids(answer)
+        assert line["model"] == answer.model
+
+
 def test_experiments(make: Callable[..., Any]) -> None:
     api = make()
     experiment_id = f"exp-{api.kind}"

@@ -54,7 +54,7 @@ def test_migrations_build_the_schema_the_code_declares(store: Store) -> None:
     from recserve.store.text_search import FTS_SHADOW_TABLES, FTS_TABLE
 
     inspector = sa.inspect(store.engine)
-    full_text = {FTS_TABLE, *FTS_SHADOW_TABLES}  # SQLite's FTS5 index (migration 0005)
+    full_text = {FTS_TABLE, *FTS_SHADOW_TABLES}  # SQLite's FTS5 index (migration 0006)
     migrated = set(inspector.get_table_names()) - {"alembic_version"} - full_text
     assert migrated == set(metadata.tables)
     for name, table in metadata.tables.items():

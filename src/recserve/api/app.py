@@ -25,6 +25,7 @@ from recserve.api.middleware import (
     MetricsMiddleware,
     RequestIdMiddleware,
 )
+from recserve.api.routes import batch as batch_routes
 from recserve.api.routes import experiments as experiments_routes
 from recserve.api.routes import (
     feedback,
@@ -38,6 +39,7 @@ from recserve.api.routes import (
 )
 from recserve.api.routes import jobs as jobs_routes
 from recserve.api.routes import models as models_routes
+from recserve.batch.jobs import BatchRunner
 from recserve.config import Settings
 from recserve.dashboard import mount as mount_dashboard
 from recserve.observability import configure_logging
@@ -134,12 +136,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         poller = ChampionPoller(engine, settings.model_poll_seconds)
         poller.start()
     runner, schedule = start_training(app, store, engine)
+    app.state.batch_runner = batch = BatchRunner(store, engine, settings.data_dir / "batch")
     try:
         yield
     finally:
         if schedule is not None:
             schedule.stop()
         runner.stop()
+        batch.stop()
         if poller is not None:
             poller.stop()
         await replication.close()
@@ -209,6 +213,7 @@ def create_app(settings: Settings) -> FastAPI:
         jobs_routes,
         experiments_routes,
         search,
+        batch_routes,
     ):
         app.include_router(
             module.router,

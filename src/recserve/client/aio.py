@@ -13,8 +13,9 @@ from typing import Any, TypeVar, Unpack
 import httpx
 
 from recserve.client import endpoints as api
-from recserve.client.endpoints import ListOptions, Promote
+from recserve.client.endpoints import BatchScenario, ListOptions, Promote
 from recserve.client.models import (
+    BatchJobStatus,
     ExperimentCreate,
     ExperimentDetail,
     ExperimentInfo,
@@ -317,6 +318,25 @@ class AsyncClient:
             if wait is None:
                 return job
             await asyncio.sleep(wait)
+
+    # batch recommendations --------------------------------------------------------------
+
+    async def start_batch(
+        self,
+        n: int = 10,
+        scenario: BatchScenario = "recommended",
+        users: Sequence[str] | None = None,
+    ) -> BatchJobStatus:
+        """Start a batch job (admin): the lists of every user, or of ``users``; poll
+        ``get_batch`` until its status is "succeeded", then read ``batch_result``."""
+        return await self.send(api.start_batch(n, scenario, users))
+
+    async def get_batch(self, job_id: str) -> BatchJobStatus:
+        return await self.send(api.get_batch(job_id))
+
+    async def batch_result(self, job_id: str) -> list[dict[str, Any]]:
+        """One dict per user: ``{"user_id", "items": [{"item_id", "score"}], "model", ...}``."""
+        return await self.send(api.batch_result(job_id))
 
     # experiments ------------------------------------------------------------------------
 

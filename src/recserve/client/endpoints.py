@@ -3,6 +3,7 @@ for both clients. Names follow the client methods that use them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, TypedDict, TypeVar
 from urllib.parse import quote
@@ -11,6 +12,7 @@ import httpx
 from pydantic import BaseModel
 
 from recserve.client.models import (
+    BatchJobStatus,
     ExperimentCreate,
     ExperimentDetail,
     ExperimentInfo,
@@ -46,6 +48,7 @@ from recserve.client.protocol import Call
 M = TypeVar("M", bound=BaseModel)
 Row = BaseModel | Mapping[str, Any]
 Promote = Literal["if_better", "always", "never"]
+BatchScenario = Literal["recommended", "popular", "trending", "latest"]
 
 
 class ListOptions(TypedDict, total=False):
@@ -320,6 +323,33 @@ def get_job(job_id: str) -> Call[JobStatus]:
 
 def list_jobs(limit: int = 20) -> Call[JobList]:
     return _get("/v1/jobs", _model(JobList), limit=limit)
+
+
+# batch recommendations ---------------------------------------------------------------------
+
+
+def start_batch(
+    n: int, scenario: BatchScenario, users: Sequence[str] | None
+) -> Call[BatchJobStatus]:
+    body: dict[str, Any] = {"n": n, "scenario": scenario}
+    if users is not None:
+        if isinstance(users, str):
+            raise TypeError("users takes a list of user ids, not one string")
+        body["users"] = list(users)
+    return Call("POST", "/v1/recommendations/batch", _model(BatchJobStatus), json=body)
+
+
+def get_batch(job_id: str) -> Call[BatchJobStatus]:
+    return _get(f"/v1/recommendations/batch/{_seg(job_id)}", _model(BatchJobStatus))
+
+
+def _json_lines(response: httpx.Response) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+
+
+def batch_result(job_id: str) -> Call[list[dict[str, Any]]]:
+    path = f"/v1/recommendations/batch/{_seg(job_id)}/result"
+    return Call("GET", path, _json_lines, idempotent=True)
 
 
 # experiments -------------------------------------------------------------------------------

@@ -47,8 +47,11 @@ from recserve.schemas.scenarios import (
     Reason,
     ScoredUser,
 )
+from recserve.schemas.batch import BatchJobStatus, BatchRequest
 
 __all__ = [
+    "BatchJobStatus",
+    "BatchRequest",
     "ErrorBody",
     "ExperimentCreate",
     "ExperimentDetail",

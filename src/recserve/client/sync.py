@@ -11,8 +11,9 @@ from typing import Any, TypeVar, Unpack
 import httpx
 
 from recserve.client import endpoints as api
-from recserve.client.endpoints import ListOptions, Promote
+from recserve.client.endpoints import BatchScenario, ListOptions, Promote
 from recserve.client.models import (
+    BatchJobStatus,
     ExperimentCreate,
     ExperimentDetail,
     ExperimentInfo,
@@ -294,6 +295,25 @@ class Client:
             if wait is None:
                 return job
             time.sleep(wait)
+
+    # batch recommendations --------------------------------------------------------------
+
+    def start_batch(
+        self,
+        n: int = 10,
+        scenario: BatchScenario = "recommended",
+        users: Sequence[str] | None = None,
+    ) -> BatchJobStatus:
+        """Start a batch job (admin): the lists of every user, or of ``users``; poll
+        ``get_batch`` until its status is "succeeded", then read ``batch_result``."""
+        return self.send(api.start_batch(n, scenario, users))
+
+    def get_batch(self, job_id: str) -> BatchJobStatus:
+        return self.send(api.get_batch(job_id))
+
+    def batch_result(self, job_id: str) -> list[dict[str, Any]]:
+        """One dict per user: ``{"user_id", "items": [{"item_id", "score"}], "model", ...}``."""
+        return self.send(api.batch_result(job_id))
 
     # experiments ------------------------------------------------------------------------
 

@@ -349,13 +349,24 @@ class ServingEngine:
         return False
 
     def recommend(
-        self, user_id: str, n: int = 10, options: ListOptions | None = None
+        self, user_id: str, n: int = 10, options: ListOptions | None = None, *, log: bool = True
     ) -> RecommendationList:
         """Top-n for a user, without what they already gave feedback on; cold users get popular.
-        Under a running experiment the user's variant answers and the list is logged."""
+        Under a running experiment the user's variant answers and the list is logged (unless
+        ``log`` is False: a batch export, which is not an impression)."""
         served, arm = self.served_for("recommended", user_id)
         result = scenarios.recommend(self, user_id, replace(options or ListOptions(), n=n), served)
-        return result if arm is None else self.experiments.record(arm, user_id, result)
+        return self.served_under(arm, user_id, result, log)
+
+    def served_under(
+        self, arm: Arm | None, user_id: str, result: RecommendationList, log: bool
+    ) -> RecommendationList:
+        """The list tagged with the user's experiment variant, and logged when ``log``."""
+        if arm is None:
+            return result
+        if log:
+            return self.experiments.record(arm, user_id, result)
+        return replace(result, experiment=arm.experiment_id, variant=arm.variant.name)
 
     def similar_items(
         self, item_id: str, n: int = 10, options: ListOptions | None = None
@@ -381,10 +392,11 @@ class ServingEngine:
         return self.global_ranking("popular", user_id, replace(options or ListOptions(), n=n))
 
     def global_ranking(
-        self, scenario: str, user_id: str | None, options: ListOptions
+        self, scenario: str, user_id: str | None, options: ListOptions, *, log: bool = True
     ) -> RecommendationList:
         """popular, trending or latest, with live counters for the first two. With a user,
-        under a running experiment on the scenario, the user's variant answers (logged)."""
+        under a running experiment on the scenario, the user's variant answers (logged
+        unless ``log`` is False)."""
         if user_id is None:
             return scenarios.global_ranking(self, scenario, None, options)
         served: ServedModel | None
@@ -392,7 +404,7 @@ class ServingEngine:
         if arm is not None and arm.variant.scenario is not None:
             scenario, served = arm.variant.scenario, None  # that champion, its own live counts
         result = scenarios.global_ranking(self, scenario, user_id, options, served)
-        return result if arm is None else self.experiments.record(arm, user_id, result)
+        return self.served_under(arm, user_id, result, log)
 
     def people_you_may_know(self, user_id: str, n: int, offset: int = 0) -> scenarios.UserList:
         return scenarios.people_you_may_know(self, user_id, n, offset)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from recserve.store import schema
 from recserve.store.database import create_engine, migrate
 from recserve.store.entities import EntityRepository, item_repository, user_repository
 from recserve.store.experiments import ExperimentRepository
@@ -27,6 +28,9 @@ class Store:
         self.feedback = FeedbackRepository(engine, self.items, self.users)
         self.relations = RelationRepository(engine, self.users)
         self.jobs = JobRepository(engine)  # training jobs (recserve.training.jobs)
+        self.batch_jobs = JobRepository(  # batch recommendations (recserve.batch.jobs)
+            engine, table=schema.batch_jobs, worker="the batch job's API process"
+        )
         self.forgotten = ForgottenUsers(engine)  # privacy deletes (recserve.store.forgotten)
         self.experiments = ExperimentRepository(engine)  # A/B tests (recserve.experiments)
         self.text_search = ItemTextSearch(engine)  # full-text index over items (search)

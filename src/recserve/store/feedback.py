@@ -216,6 +216,25 @@ class FeedbackRepository:
         with self.engine.connect() as conn:
             return [(r[0], r[1], r[2], r[3]) for r in conn.execute(stmt)]
 
+    def user_histories(
+        self, user_ids: Sequence[str]
+    ) -> dict[str, list[tuple[str, str, float | None, float]]]:
+        """``user_history`` of many users in one query: every listed user is a key, with
+        their events oldest first (an empty list for a user without any)."""
+        t = self.table
+        out: dict[str, list[tuple[str, str, float | None, float]]] = {u: [] for u in user_ids}
+        if not out:
+            return out
+        stmt = (
+            sa.select(t.c.user_id, t.c.item_id, t.c.type, t.c.value, t.c.timestamp)
+            .where(t.c.user_id.in_(list(out)))
+            .order_by(t.c.user_id, t.c.timestamp, t.c.id)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execute(stmt):
+                out[row[0]].append((row[1], row[2], row[3], row[4]))
+        return out
+
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(

@@ -1,5 +1,7 @@
-"""Training job records: the worker process writes status and progress, any API replica
-reads them. A job whose worker stops sending heartbeats is reported as failed."""
+"""Job records: the worker writes status and progress, any API replica reads them. A job
+whose worker stops sending heartbeats is reported as failed. Training jobs live in
+``training_jobs``; batch recommendation jobs (recserve.batch.jobs) in ``batch_jobs``, a
+table of the same shape."""
 
 from __future__ import annotations
 
@@ -18,10 +20,17 @@ STALE_SECONDS = 120.0
 
 
 class JobRepository:
-    def __init__(self, engine: sa.Engine, stale_seconds: float = STALE_SECONDS):
+    def __init__(
+        self,
+        engine: sa.Engine,
+        stale_seconds: float = STALE_SECONDS,
+        table: sa.Table = schema.training_jobs,
+        worker: str = "the training worker",
+    ):
         self.engine = engine
-        self.table = schema.training_jobs
+        self.table = table
         self.stale_seconds = stale_seconds
+        self.worker = worker  # who runs the jobs, for the error of a job that went silent
 
     def create(self, request: dict[str, Any], trigger: str = "api") -> dict[str, Any]:
         """A new queued job; returns its row."""
@@ -87,7 +96,7 @@ class JobRepository:
             .where(t.c.status.in_(ACTIVE), t.c.heartbeat_at < now - self.stale_seconds)
             .values(
                 status=FAILED,
-                error="the training worker stopped responding (crashed or killed)",
+                error=f"{self.worker} stopped responding (crashed or killed)",
                 finished_at=now,
             )
         )

@@ -90,6 +90,19 @@ training_jobs = sa.Table(
     sa.Index("ix_training_jobs_status", "status"),
 )
 
+# Batch recommendation jobs (migration 0005): the same shape as training_jobs; run by
+# recserve.batch.jobs in an API process, their result file under <data_dir>/batch.
+batch_jobs = sa.Table(
+    "batch_jobs",
+    metadata,
+    *(
+        sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+        for c in training_jobs.columns
+    ),
+    sa.Index("ix_batch_jobs_created", "created_at"),
+    sa.Index("ix_batch_jobs_status", "status"),
+)
+
 # Deleted users (migration 0003): the SHA-256 of the user id (no id is kept in clear) and
 # the time of the latest deletion; see recserve.store.forgotten.
 forgotten_users = sa.Table(

@@ -11,7 +11,7 @@ other forms of a word by meaning. Both engines tokenize the same way (SQLite's
 ``unicode61``, PostgreSQL's ``simple`` configuration). The query is reduced to plain words
 first: a user's text never reaches the engines' query syntax.
 
-The index is created by migration 0005 (``FTS_TABLE``, ``PG_DOCUMENT``); it follows every
+The index is created by migration 0006 (``FTS_TABLE``, ``PG_DOCUMENT``); it follows every
 insert, update and delete of ``items`` inside the same transaction (SQLite triggers, a
 PostgreSQL expression index), so a new item is searchable as soon as it is acknowledged.
 """

@@ -1,16 +1,16 @@
 """Full-text search over items: an FTS5 index kept by triggers on SQLite, a GIN expression
 index on PostgreSQL (recserve.store.text_search queries both).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from alembic import op
 
 from recserve.store.text_search import FTS_TABLE, PG_DOCUMENT, PG_INDEX
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
