@@ -25,6 +25,7 @@ from recserve.schemas import (
     UserUpdate,
     WriteResult,
 )
+from recserve.schemas.batch import BatchJobStatus, BatchRequest
 from recserve.schemas.experiments import (
     ExperimentCreate,
     ExperimentDetail,
@@ -47,7 +48,6 @@ from recserve.schemas.scenarios import (
     Reason,
     ScoredUser,
 )
-from recserve.schemas.batch import BatchJobStatus, BatchRequest
 
 __all__ = [
     "BatchJobStatus",
