@@ -167,6 +167,15 @@ def import_(ctx: click.Context, source: Path, fmt: str | None, kind: str | None)
     "(a scenario without a champion always gets one).",
 )
 @click.option(
+    "--budget",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds for the model search and holdout check; default: train_budget_seconds.",
+)
+@click.option(
+    "--families",
+    help="Comma-separated families the model search tries; default: every one that applies.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["local", "spark"]),
     default="local",
@@ -185,10 +194,13 @@ def train(
     promote: str,
     engine: str = "local",
     from_parquet: Path | None = None,
+    budget: float | None = None,
+    families: str | None = None,
 ) -> None:
-    """Train the default models on a snapshot of the store, evaluate them on a holdout and
-    promote the ones that beat their scenario's champion (the same job as POST
-    /v1/models/train, run here synchronously and recorded at /v1/jobs)."""
+    """Search the model families for the recommended scenario within a time budget, train
+    the default models of the other scenarios, evaluate them on a holdout and promote the
+    ones that beat their scenario's champion (the same job as POST /v1/models/train, run
+    here synchronously and recorded at /v1/jobs). Prints every trial of the search."""
     if engine == "spark":
         if models:
             raise click.UsageError("--models applies to --engine local; spark trains ALS")
@@ -196,19 +208,31 @@ def train(
         return
     if from_parquet is not None:
         raise click.UsageError("--from-parquet needs --engine spark")
+    from recserve.algorithms import FAMILIES
     from recserve.registry import ModelRegistry
     from recserve.training.jobs import execute_job
     from recserve.training.pipeline import select_models
+    from recserve.training.search_report import format_search
 
     wanted = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    searched = [f.strip() for f in families.split(",") if f.strip()] if families else None
     try:
         select_models(wanted)
+        unknown = sorted(set(searched or []) - set(FAMILIES))
+        if unknown:
+            raise ValueError(f"unknown families {unknown}; known: {sorted(FAMILIES)}")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     settings = _settings(ctx)
     store = _open_store(settings)
     try:
-        job = store.jobs.create({"models": wanted, "promote": promote}, trigger="cli")
+        request = {
+            "models": wanted,
+            "promote": promote,
+            "budget_seconds": budget or settings.train_budget_seconds,
+            "families": searched,
+        }
+        job = store.jobs.create(request, trigger="cli")
         with click.progressbar(length=1000, label="training", show_pos=False) as bar:
 
             def progress(fraction: float, step: str) -> None:
@@ -231,6 +255,8 @@ def train(
         store.close()
     click.echo(f"snapshot: {results['data']} in {results['snapshot_seconds']:.2f}s")
     click.echo(f"holdout: {results['split']['name']} {results['split']['params']}")
+    if results.get("search"):
+        click.echo(format_search(results["search"]))
     for name, info in results["models"].items():
         ndcg = info["metrics"].get("ndcg@10", float("nan"))
         promoted = ", ".join(info["promoted_to"]) or "nothing"

@@ -43,7 +43,7 @@ from recserve.replication import Replication
 from recserve.serving import ServingEngine
 from recserve.serving.history import HistoryCache, replica_ttl
 from recserve.store import Store
-from recserve.training.jobs import JobRunner
+from recserve.training.jobs import JobRunner, first_training
 from recserve.training.schedule import TrainingSchedule
 
 log = logging.getLogger("recserve.api")
@@ -87,8 +87,11 @@ def start_training(
         settings.models_dir,
         settings.feedback_types,
         on_finish=app.state.replication.champions_changed,  # refresh, tell other replicas
+        budget_seconds=settings.train_budget_seconds,
     )
     app.state.job_runner = runner
+    if settings.train_on_start:
+        first_training(runner, store, app.state.registry)
     schedule = None
     if settings.train_interval_seconds:
         schedule = TrainingSchedule(runner, settings.train_interval_seconds)

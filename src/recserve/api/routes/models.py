@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from recserve.algorithms import FAMILIES
 from recserve.api.deps import EngineDep, RegistryDep, require
 from recserve.api.errors import ApiError
 from recserve.api.routes.jobs import JobStatus, job_status
@@ -95,6 +96,17 @@ class TrainRequest(BaseModel):
         default="if_better",
         description="if_better: only when it beats the champion on the same holdout split.",
     )
+    budget_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Time for the model search and holdout check; unset: train_budget_seconds.",
+    )
+    families: list[ScenarioName] | None = Field(
+        default=None,
+        max_length=50,
+        description="The families the model search tries; unset: every one that applies.",
+    )
 
 
 class PromoteRequest(BaseModel):
@@ -157,8 +169,13 @@ def train(body: TrainRequest, runner: RunnerDep, response: Response) -> JobStatu
     for scenario in body.scenarios or []:
         check_scenario(scenario)
     try:
-        if not select_models(body.models, body.scenarios):
+        if not select_models(body.models, body.scenarios) and "recommended" not in (
+            body.scenarios or []
+        ):
             raise ValueError("no default model serves the requested scenarios")
+        unknown = sorted(set(body.families or []) - set(FAMILIES))
+        if unknown:
+            raise ValueError(f"unknown families {unknown}; known: {sorted(FAMILIES)}")
     except ValueError as exc:
         raise ApiError(422, "unknown_model", str(exc)) from None
     try:
