@@ -324,13 +324,21 @@ def _train_spark(ctx: click.Context, promote: str, from_parquet: Path | None) ->
 @click.option("--users", "n_users", default=1000, show_default=True, type=int)
 @click.option("--items", "n_items", default=2000, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--no-serve", is_flag=True, help="Generate, import and train, then exit.")
+@click.option(
+    "--no-serve",
+    is_flag=True,
+    help="Generate, import and fit the default models (no search), then exit.",
+)
 @click.pass_context
 def demo(
     ctx: click.Context, host: str, port: int, n_users: int, n_items: int, seed: int, no_serve: bool
 ) -> None:
-    """Generate the demo data set (first run only), train, and serve it."""
+    """Generate the demo data set (first run only), fit the default models in seconds and
+    serve them; the server then runs the first training job (the model search) in the
+    background and swaps its champion in when it is done."""
     from recserve.demo import load_demo
+    from recserve.registry import ModelRegistry
+    from recserve.training import train_default_models
 
     if ctx.obj.get("data_dir") is None:
         ctx.obj["data_dir"] = Path(".data/demo")
@@ -343,9 +351,12 @@ def demo(
             click.echo(f"imported {report}")
         else:
             click.echo(f"using the existing demo data in {settings.data_dir}: {store.counts()}")
+        registry = ModelRegistry(settings.models_dir)
+        if not registry.champions():
+            click.echo("fitting the default models (seconds) ...")
+            train_default_models(store, registry, settings.feedback_types)
     finally:
         store.close()
-    ctx.invoke(train)
     some_user = _first_user(settings)
     base = f"http://{host}:{port}"
     click.echo("")
@@ -353,7 +364,8 @@ def demo(
     click.echo(f"dashboard: {base}/")
     click.echo(f"try: curl {base}/v1/users/{some_user}/recommendations?n=10")
     if not no_serve:
-        _run_server(settings, host, port)
+        click.echo(f"the first model search runs in the background: {base}/dashboard/jobs")
+        _run_server(settings.model_copy(update={"train_on_start": True}), host, port)
 
 
 def _first_user(settings: Settings) -> str:

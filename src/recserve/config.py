@@ -163,8 +163,8 @@ class Settings(BaseSettings):
     )
     train_on_start: bool = Field(
         default=False,
-        description="When the server starts with events but no recommended champion, start "
-        "a training job in the background (`recserve demo` turns this on).",
+        description="When the server starts with events and no training job has run yet, "
+        "start one in the background (`recserve demo` turns this on).",
     )
     ann_min_items: int = Field(
         default=50_000,

@@ -91,7 +91,7 @@ def start_training(
     )
     app.state.job_runner = runner
     if settings.train_on_start:
-        first_training(runner, store, app.state.registry)
+        first_training(runner, store)
     schedule = None
     if settings.train_interval_seconds:
         schedule = TrainingSchedule(runner, settings.train_interval_seconds)

@@ -61,6 +61,7 @@ HEARTBEAT_SECONDS = 5.0
 SEARCHED = "recommended"  # the scenario whose candidate the model search finds
 DEFAULT_BUDGET_SECONDS = 60.0
 SEARCH_SHARE = 0.8  # of the job's progress bar
+FIRST_RUN_LOOKBACK = 20  # recent jobs read to tell whether one has succeeded yet
 
 
 class JobAlreadyRunning(RuntimeError):
@@ -109,11 +110,13 @@ def run_training(
     budget_seconds: float | None = None,
     families: Iterable[str] | None = None,
     job_id: str | None = None,
+    search: bool | None = None,
 ) -> dict[str, Any]:
     """One training run; returns its results (data, split, per-model and per-scenario).
 
-    Unless ``models`` names the models to train, or ``scenarios`` leaves ``recommended``
-    out, the ``recommended`` scenario's candidate comes from a model search
+    Unless ``models`` names the models to train, ``scenarios`` leaves ``recommended`` out,
+    or a ``catalogue`` other than the default is given (``search`` forces either way),
+    the ``recommended`` scenario's candidate comes from a model search
     (``training.search``) over ``families`` (default: every family that applies) within
     ``budget_seconds`` on the train part of the holdout; its trials are in
     ``results["search"]``.
@@ -122,7 +125,9 @@ def run_training(
     """
     if promote not in PROMOTE_MODES:
         raise ValueError(f"promote must be one of {PROMOTE_MODES}, got {promote!r}")
-    searching = models is None and (scenarios is None or SEARCHED in scenarios)
+    if search is None:
+        search = models is None and catalogue is DEFAULT_MODELS
+    searching = search and (scenarios is None or SEARCHED in scenarios)
     chosen = select_models(models, scenarios, catalogue)
     if searching:  # the search's winner is the candidate for the searched scenario
         chosen = _without_scenario(chosen, SEARCHED)
@@ -144,10 +149,10 @@ def run_training(
     record["test_digest"] = events_digest(split.test)
     results["split"] = record
 
-    search: SearchResult | None = None
+    found: SearchResult | None = None
     if searching:
         budget = DEFAULT_BUDGET_SECONDS if budget_seconds is None else float(budget_seconds)
-        search = _search(
+        found = _search(
             split.train,
             budget - (time.perf_counter() - start),
             registry,
@@ -155,9 +160,9 @@ def run_training(
             steps,
             progress,
         )
-        results["search"] = {**search.to_dict(), "job_id": job_id}
+        results["search"] = {**found.to_dict(), "job_id": job_id}
         steps.rebase(SEARCH_SHARE)
-        best = search.best
+        best = found.best
         if best is not None:
             name = best.family if best.family not in chosen else f"{best.family}_search"
             chosen[name] = (best.family, dict(best.params), (SEARCHED,))
@@ -228,13 +233,13 @@ def run_training(
             info["refit_seconds"] = time.perf_counter() - t0
         steps(f"registering {name}")
         extra: dict[str, Any] = {"fitted_on": "all" if refit else "train"}
-        if search is not None and search.best is not None and SEARCHED in chosen[name][2]:
+        if found is not None and found.best is not None and SEARCHED in chosen[name][2]:
             info["search"] = extra["search"] = {
                 "job_id": job_id,
-                "trial": search.best.number,
-                "source": search.best.source,
-                "validation_ndcg@10": search.best.value,
-                "trials": len(search.trials),
+                "trial": found.best.number,
+                "source": found.best.source,
+                "validation_ndcg@10": found.best.value,
+                "trials": len(found.trials),
             }
         version = registry.register(
             name,
@@ -406,10 +411,12 @@ def worker_main(
         store.close()
 
 
-def first_training(runner: JobRunner, store: Store, registry: ModelRegistry) -> str | None:
-    """Start a training job in the background when the store has events but nothing serves
-    the searched scenario yet (a fresh server's first run); returns its id, or None."""
-    if SEARCHED in registry.champions() or store.feedback.count() == 0:
+def first_training(runner: JobRunner, store: Store) -> str | None:
+    """Start a training job in the background when the store has events but no job has
+    succeeded on it yet (a fresh server's first run: whatever serves meanwhile was fitted
+    without a search), and none is running; returns its id, or None."""
+    done = {job["status"] for job in store.jobs.recent(FIRST_RUN_LOOKBACK)}
+    if done & {"succeeded", *ACTIVE} or store.feedback.count() == 0:
         return None
     try:
         return str(runner.submit({}, trigger="startup")["job_id"])

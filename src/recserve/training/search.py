@@ -47,6 +47,7 @@ METRIC = "ndcg@10"
 MAX_VALIDATION_USERS = 5_000
 PRUNE_SHARE = 1 / 3  # validation users scored before the pruner is asked
 SURVIVORS = 3  # families that go on to tuning after the first round
+PATIENCE = 25  # trials without a better one before the search stops early
 TRIALS_PER_ROUND = 3  # per surviving family in the first tuning round; doubles as they halve
 NEURAL_SHARE = 0.4  # at most this share of the time left goes to one neural trial
 MIN_NEURAL_EPOCHS = 2
@@ -160,6 +161,7 @@ def _space(family: str) -> tuple[list[str], dict[str, Any]]:
     """The names the family's ``search_space`` suggests, and their Optuna distributions."""
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     probe = optuna.create_study().ask()
     FAMILIES[family].config_class.search_space(probe)
     return list(probe.params), dict(probe.distributions)
@@ -370,6 +372,16 @@ class ModelSearch:
         ]
         return max(values, default=-math.inf)
 
+    def _converged(self) -> bool:
+        """No tuned trial improved on the best in the last ``PATIENCE`` trials."""
+        best = self.result.best
+        tuned = sum(1 for t in self.result.trials if t.source == "tuned")
+        return (
+            best is not None
+            and tuned >= PATIENCE
+            and best.number < len(self.result.trials) - PATIENCE
+        )
+
     def run(self) -> SearchResult:
         if self.warm is not None and self.warm[0] == "hybrid":
             self._run_trial("hybrid", dict(self.warm[1]), "warm_start")
@@ -384,11 +396,11 @@ class ModelSearch:
         alive = [f for f in self.families if f not in failed and f in self._seconds]
         survivors = sorted(alive, key=self._family_best, reverse=True)[:SURVIVORS]
         trials = TRIALS_PER_ROUND
-        while survivors:
+        while survivors and not self._converged():
             ran = 0
             for family in survivors:
                 for _ in range(trials):
-                    if not self._fits(family):
+                    if not self._fits(family) or self._converged():
                         break
                     self._tuned_trial(family)
                     ran += 1
