@@ -327,7 +327,7 @@ def _train_spark(ctx: click.Context, promote: str, from_parquet: Path | None) ->
 @click.option(
     "--no-serve",
     is_flag=True,
-    help="Generate, import and fit the default models (no search), then exit.",
+    help="Generate, import and run the training job (the model search) here, then exit.",
 )
 @click.pass_context
 def demo(
@@ -335,7 +335,8 @@ def demo(
 ) -> None:
     """Generate the demo data set (first run only), fit the default models in seconds and
     serve them; the server then runs the first training job (the model search) in the
-    background and swaps its champion in when it is done."""
+    background and swaps its champion in when it is done. With --no-serve the training
+    job runs here instead."""
     from recserve.demo import load_demo
     from recserve.registry import ModelRegistry
     from recserve.training import train_default_models
@@ -352,11 +353,13 @@ def demo(
         else:
             click.echo(f"using the existing demo data in {settings.data_dir}: {store.counts()}")
         registry = ModelRegistry(settings.models_dir)
-        if not registry.champions():
+        if not no_serve and not registry.champions():
             click.echo("fitting the default models (seconds) ...")
             train_default_models(store, registry, settings.feedback_types)
     finally:
         store.close()
+    if no_serve:
+        ctx.invoke(train)
     some_user = _first_user(settings)
     base = f"http://{host}:{port}"
     click.echo("")
