@@ -12,8 +12,9 @@
 * **Pruning**: a trial is first scored on a third of the validation users and stopped
   there when Optuna's median pruner says it is behind the family's earlier trials.
 * **Budget**: a trial starts only when its expected time (the family's last trial) fits in
-  what is left, keeping a reserve for the job's holdout fit; neural families train for as
-  many epochs as their share of the budget allows (one probe epoch measures the pace),
+  what is left, keeping a reserve for the job's holdout fit; neural families start only
+  while half the budget is left and train for as many epochs as their share of it allows
+  (one probe epoch measures the pace; under ``MIN_NEURAL_EPOCHS`` the trial stops there),
   with their own early stopping inside.
 * **Ensemble**: the best trials of the two best families, fused by rank (``hybrid``), are
   one more trial, scored without refitting the members.
@@ -49,8 +50,9 @@ PRUNE_SHARE = 1 / 3  # validation users scored before the pruner is asked
 SURVIVORS = 3  # families that go on to tuning after the first round
 PATIENCE = 25  # trials without a better one before the search stops early
 TRIALS_PER_ROUND = 3  # per surviving family in the first tuning round; doubles as they halve
-NEURAL_SHARE = 0.4  # at most this share of the time left goes to one neural trial
-MIN_NEURAL_EPOCHS = 2
+NEURAL_SHARE = 0.6  # at most this share of the time left goes to one neural trial
+NEURAL_START_SHARE = 0.5  # a neural family is tried only while this share of the budget is left
+MIN_NEURAL_EPOCHS = 10  # fewer would not train a sequential model: skip it instead
 TrialState = Literal["complete", "pruned", "failed"]
 Progress = Callable[[float, str], None]
 
@@ -167,6 +169,10 @@ def _space(family: str) -> tuple[list[str], dict[str, Any]]:
     return list(probe.params), dict(probe.distributions)
 
 
+class _OutOfTime(Exception):
+    """A neural trial whose epochs would not fit in its share of the budget."""
+
+
 def _describe_error(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= 500 else text[:497] + "..."
@@ -257,7 +263,13 @@ class ModelSearch:
             self._epoch_seconds[family] = time.perf_counter() - t0
         per_epoch = max(self._epoch_seconds[family], 1e-3)
         wanted = int(params.get("epochs", FAMILIES[family].config_class().epochs))  # type: ignore[attr-defined]
-        params["epochs"] = max(MIN_NEURAL_EPOCHS, min(wanted, int(cap / per_epoch)))
+        affordable = int(cap / per_epoch)
+        if affordable < min(MIN_NEURAL_EPOCHS, wanted):
+            raise _OutOfTime(
+                f"an epoch takes {per_epoch:.1f}s: {affordable} fit in the {cap:.0f}s this "
+                f"trial may take, fewer than {MIN_NEURAL_EPOCHS}"
+            )
+        params["epochs"] = min(wanted, affordable)
         return params
 
     def _run_trial(
@@ -277,6 +289,9 @@ class ModelSearch:
             if not pruned:
                 self._eval_seconds[family] = time.perf_counter() - t1
             trial.state = "pruned" if pruned else "complete"
+        except _OutOfTime as exc:  # stopped by the budget before training: not a failure
+            trial.state, trial.error = "pruned", str(exc)
+            model = None
         except Exception as exc:  # a family that fails on this data is reported, not fatal
             trial.state, trial.error = "failed", _describe_error(exc)
             log.warning("search: %s failed: %s", family, trial.error)
@@ -309,11 +324,12 @@ class ModelSearch:
         return job + 2 * max(self._eval_seconds.values(), default=0.0)
 
     def _fits(self, family: str) -> bool:
-        """Whether a trial of ``family`` is expected to end within the budget."""
-        expected = self._seconds.get(family, 0.0)
+        """Whether a trial of ``family`` is expected to end within the budget (a neural
+        family is first tried only while a good share of the budget is left)."""
+        left = self.budget.left - self._reserve()
         if family in NEURAL and family not in self._seconds:
-            return self.budget.left - self._reserve() > 0
-        return expected <= self.budget.left - self._reserve()
+            return left >= NEURAL_START_SHARE * self.budget.seconds
+        return self._seconds.get(family, 0.0) <= left
 
     # -- the rounds ----------------------------------------------------------------------------
 
