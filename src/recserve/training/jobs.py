@@ -149,28 +149,9 @@ def run_training(
     record["test_digest"] = events_digest(split.test)
     results["split"] = record
 
-    found: SearchResult | None = None
-    if searching:
-        budget = DEFAULT_BUDGET_SECONDS if budget_seconds is None else float(budget_seconds)
-        found = _search(
-            split.train,
-            budget - (time.perf_counter() - start),
-            registry,
-            None if families is None else list(families),
-            steps,
-            progress,
-        )
-        results["search"] = {**found.to_dict(), "job_id": job_id}
-        steps.rebase(SEARCH_SHARE)
-        best = found.best
-        if best is not None:
-            name = best.family if best.family not in chosen else f"{best.family}_search"
-            chosen[name] = (best.family, dict(best.params), (SEARCHED,))
-        if not chosen:
-            raise ValueError("no model could be trained on this data: see the search's trials")
-
     fitted: dict[str, Recommender[Any]] = {}
-    for name, (family, params, _) in chosen.items():
+
+    def fit_candidate(name: str, family: str, params: dict[str, Any]) -> None:
         steps(f"fitting {name} on the train part")
         t0 = time.perf_counter()
         model = create(family, **params).fit(split.train)
@@ -184,6 +165,33 @@ def run_training(
             "promoted_to": [],
             "not_promoted": {},
         }
+
+    for name, (family, params, _) in chosen.items():
+        fit_candidate(name, family, params)
+    others_seconds = time.perf_counter() - start - results["snapshot_seconds"]
+
+    found: SearchResult | None = None
+    if searching:
+        budget = DEFAULT_BUDGET_SECONDS if budget_seconds is None else float(budget_seconds)
+        found = _search(
+            split.train,
+            budget - (time.perf_counter() - start),
+            registry,
+            None if families is None else list(families),
+            steps,
+            progress,
+            # kept back: the winner's fit, the champion's refit, the other models' refits
+            reserve=lambda best_seconds: 2 * best_seconds + others_seconds,
+        )
+        results["search"] = {**found.to_dict(), "job_id": job_id}
+        steps.rebase(SEARCH_SHARE)
+        best = found.best
+        if best is not None:
+            name = best.family if best.family not in chosen else f"{best.family}_search"
+            chosen[name] = (best.family, dict(best.params), (SEARCHED,))
+            fit_candidate(name, best.family, dict(best.params))
+        if not chosen:
+            raise ValueError("no model could be trained on this data: see the search's trials")
 
     # the champion of each scenario, refitted on the same train part and scored
     champions = registry.champions()
@@ -277,6 +285,7 @@ def _search(
     families: list[str] | None,
     steps: _Steps,
     progress: Progress | None,
+    reserve: Callable[[float], float],
 ) -> SearchResult:
     """The model search for the searched scenario on ``train``, warm-started from its
     champion's family and configuration; progress fills the job's search share."""
@@ -297,7 +306,7 @@ def _search(
         budget,
         families=families,
         warm_start=warm,
-        reserve=lambda best_seconds: 2 * best_seconds,
+        reserve=reserve,
         progress=report,
     ).run()
 
