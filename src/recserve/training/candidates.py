@@ -37,6 +37,9 @@ SEQUENTIAL = frozenset({"sasrec", "gru4rec", "hstu"})
 NEURAL = frozenset({"sasrec", "gru4rec", "hstu", "two_tower"})
 # Families only for data with item text or features (content or feature towers).
 NEEDS_FEATURES = frozenset({"tfidf", "two_tower"})
+# Torch families score every item per position in training (full softmax): left out of
+# larger catalogues rather than risk the worker's memory.
+NEURAL_MAX_ITEMS = 100_000
 # Timestamps must order at least this share of each user's events (ties do not).
 MIN_ORDERED_SHARE = 0.5
 
@@ -81,6 +84,8 @@ def search_families(
             reason = "needs item text or features; no item has any"
         if reason is None and family in NEURAL:
             reason = _neural_reason(family)
+        if reason is None and family in NEURAL and profile.n_items > NEURAL_MAX_ITEMS:
+            reason = f"too heavy: {profile.n_items:,} items (limit {NEURAL_MAX_ITEMS:,})"
         if reason is None:
             chosen.append(family)
         else:

@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import time
@@ -52,6 +53,7 @@ PATIENCE = 25  # trials without a better one before the search stops early
 TRIALS_PER_ROUND = 3  # per surviving family in the first tuning round; doubles as they halve
 NEURAL_SHARE = 0.6  # at most this share of the time left goes to one neural trial
 NEURAL_START_SHARE = 0.5  # a neural family is tried only while this share of the budget is left
+NEURAL_MIN_SECONDS = 60.0  # nor with less time than this left (torch alone loads for seconds)
 MIN_NEURAL_EPOCHS = 10  # fewer would not train a sequential model: skip it instead
 TrialState = Literal["complete", "pruned", "failed"]
 Progress = Callable[[float, str], None]
@@ -169,6 +171,10 @@ def _space(family: str) -> tuple[list[str], dict[str, Any]]:
     return list(probe.params), dict(probe.distributions)
 
 
+def _key(params: Mapping[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
 class _OutOfTime(Exception):
     """A neural trial whose epochs would not fit in its share of the budget."""
 
@@ -228,6 +234,8 @@ class ModelSearch:
         self._seconds: dict[str, float] = {}  # the family's last trial
         self._epoch_seconds: dict[str, float] = {}
         self._eval_seconds: dict[str, float] = {}  # the family's last scoring
+        self._tried: dict[tuple[str, str], Trial] = {}  # (family, params) -> its trial
+        self._stale = 0  # tuning steps since the best last improved
 
     # -- what one trial does ----------------------------------------------------------------
 
@@ -328,7 +336,7 @@ class ModelSearch:
         family is first tried only while a good share of the budget is left)."""
         left = self.budget.left - self._reserve()
         if family in NEURAL and family not in self._seconds:
-            return left >= NEURAL_START_SHARE * self.budget.seconds
+            return left >= max(NEURAL_START_SHARE * self.budget.seconds, NEURAL_MIN_SECONDS)
         return self._seconds.get(family, 0.0) <= left
 
     # -- the rounds ----------------------------------------------------------------------------
@@ -357,18 +365,30 @@ class ModelSearch:
             warnings.simplefilter("ignore", UserWarning)
             study.enqueue_trial({k: defaults[k] for k in names if k in defaults})
             optuna_trial = study.ask()
-            params = {**FAMILIES[family].config_class.search_space(optuna_trial), **fixed}
-        self._finish(
-            study,
-            optuna_trial,
-            self._run_trial(family, params, "warm_start" if warm else "default", optuna_trial),
+            suggested = FAMILIES[family].config_class.search_space(optuna_trial)
+        trial = self._run_trial(
+            family, {**suggested, **fixed}, "warm_start" if warm else "default", optuna_trial
         )
+        if not warm:
+            self._tried[(family, _key(suggested))] = trial
+        self._finish(study, optuna_trial, trial)
 
     def _tuned_trial(self, family: str) -> None:
+        """One Optuna trial; parameters the family has already been scored with are not
+        fitted again (TPE repeats itself on small spaces): the study gets the old result."""
         study = self._study(family)
         optuna_trial = study.ask()
         params = FAMILIES[family].config_class.search_space(optuna_trial)
-        self._finish(study, optuna_trial, self._run_trial(family, params, "tuned", optuna_trial))
+        before = self.result.best
+        earlier = self._tried.get((family, _key(params)))
+        if earlier is not None:
+            self._finish(study, optuna_trial, earlier)
+        else:
+            trial = self._run_trial(family, params, "tuned", optuna_trial)
+            self._tried[(family, _key(params))] = trial
+            self._finish(study, optuna_trial, trial)
+        improved = self.result.best is not before and self.result.best is not None
+        self._stale = 0 if improved else self._stale + 1
 
     def _finish(self, study: Any, optuna_trial: Any, trial: Trial) -> None:
         import optuna
@@ -389,14 +409,8 @@ class ModelSearch:
         return max(values, default=-math.inf)
 
     def _converged(self) -> bool:
-        """No tuned trial improved on the best in the last ``PATIENCE`` trials."""
-        best = self.result.best
-        tuned = sum(1 for t in self.result.trials if t.source == "tuned")
-        return (
-            best is not None
-            and tuned >= PATIENCE
-            and best.number < len(self.result.trials) - PATIENCE
-        )
+        """The last ``PATIENCE`` tuning steps (repeats included) found nothing better."""
+        return self._stale >= PATIENCE
 
     def run(self) -> SearchResult:
         if self.warm is not None and self.warm[0] == "hybrid":
