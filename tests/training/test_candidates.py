@@ -17,6 +17,7 @@ def test_ordered_events_with_text_and_relations_get_every_family() -> None:
     assert chosen[:4] == ["popular", "item_knn", "ease", "als"]
     assert chosen == [f for f in SEARCH_ORDER if f in chosen]  # the search order
     assert {"tfidf", "social", "sasrec", "gru4rec"} <= set(chosen)
+    assert not set(chosen) & set(skipped)
     assert ordered_share(data) == 1.0
 
 
