@@ -212,6 +212,7 @@ def train(
     from recserve.registry import ModelRegistry
     from recserve.training.jobs import execute_job
     from recserve.training.pipeline import select_models
+    from recserve.training.request import TrainingRequest
     from recserve.training.search_report import format_search
 
     wanted = [m.strip() for m in models.split(",") if m.strip()] if models else None
@@ -226,13 +227,13 @@ def train(
     settings = _settings(ctx)
     store = _open_store(settings)
     try:
-        request = {
-            "models": wanted,
-            "promote": promote,
-            "budget_seconds": budget or settings.train_budget_seconds,
-            "families": searched,
-        }
-        job = store.jobs.create(request, trigger="cli")
+        request = TrainingRequest(
+            models=None if wanted is None else tuple(wanted),
+            promote=promote,  # type: ignore[arg-type]
+            budget_seconds=budget or settings.train_budget_seconds,
+            families=None if searched is None else tuple(searched),
+        )
+        job = store.jobs.create(request.to_dict(), trigger="cli")
         with click.progressbar(length=1000, label="training", show_pos=False) as bar:
 
             def progress(fraction: float, step: str) -> None:

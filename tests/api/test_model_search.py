@@ -48,7 +48,10 @@ def test_a_short_budget_promotes_the_searched_model_and_reports_every_trial(
     search = job["results"]["search"]
     assert job["request"]["budget_seconds"] == SHORT
     trials = search["trials"]
-    assert {"popular", "item_knn", "ease", "als"} <= {t["family"] for t in trials}
+    # cheap strong families first; how many more run depends on the machine's speed
+    assert trials[0]["family"] == "popular" and trials[0]["source"] == "default"
+    assert {t["family"] for t in trials} <= {*search["families"], "hybrid"}
+    assert search["families"][:4] == ["popular", "item_knn", "ease", "als"]
     for trial in trials:
         assert set(trial) >= {"number", "family", "params", "value", "seconds", "state"}
         assert trial["state"] in ("complete", "pruned", "failed")
@@ -155,7 +158,7 @@ def test_a_family_that_fails_is_reported_and_skipped(
             "--budget",
             str(SHORT),
             "--families",
-            f"popular,{failing_family},item_knn",
+            f"{failing_family},popular,item_knn",  # it runs first: before any trial completes
         ],
     )
     assert result.exit_code == 0, result.output

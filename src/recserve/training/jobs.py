@@ -41,6 +41,7 @@ from recserve.training.pipeline import (
     select_models,
     snapshot_with_stats,
 )
+from recserve.training.request import TrainingRequest
 from recserve.training.search import ModelSearch, SearchResult, events_digest
 from recserve.training.selection import (
     PROMOTE_MODES,
@@ -353,7 +354,11 @@ def execute_job(
     job = store.jobs.get(job_id)
     if job is None:
         raise LookupError(f"no training job {job_id}")
-    request = job["request"] or {}
+    try:
+        request = TrainingRequest.from_dict(job["request"])
+    except (ValueError, TypeError) as exc:
+        store.jobs.fail(job_id, f"bad training request: {exc}")
+        return None
     store.jobs.start(job_id, os.getpid())
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(store, job_id, stop), daemon=True)
@@ -369,12 +374,12 @@ def execute_job(
             store,
             registry,
             feedback_types,
-            models=request.get("models"),
-            scenarios=request.get("scenarios"),
-            promote=request.get("promote", "if_better"),
+            models=request.models,
+            scenarios=request.scenarios,
+            promote=request.promote,
             progress=report,
-            budget_seconds=request.get("budget_seconds"),
-            families=request.get("families"),
+            budget_seconds=request.budget_seconds,
+            families=request.families,
             job_id=job_id,
         )
     except ValueError as exc:  # bad request or data (no events, unknown model): no traceback
@@ -428,7 +433,7 @@ def first_training(runner: JobRunner, store: Store) -> str | None:
     if done & {"succeeded", *ACTIVE} or store.feedback.count() == 0:
         return None
     try:
-        return str(runner.submit({}, trigger="startup")["job_id"])
+        return str(runner.submit(TrainingRequest(), trigger="startup")["job_id"])
     except JobAlreadyRunning:
         return None
 
@@ -459,18 +464,19 @@ class JobRunner:
         self._workers: dict[str, tuple[Any, threading.Thread]] = {}
         self._context = multiprocessing.get_context("spawn")
 
-    def submit(self, request: dict[str, Any], trigger: str = "api") -> dict[str, Any]:
+    def submit(
+        self, request: TrainingRequest | Mapping[str, Any], trigger: str = "api"
+    ) -> dict[str, Any]:
         """Record a queued job and start its worker; ``JobAlreadyRunning`` if one is active.
         A request without ``budget_seconds`` gets the runner's (``train_budget_seconds``)."""
-        request = {
-            **request,
-            "budget_seconds": request.get("budget_seconds") or self.budget_seconds,
-        }
+        if not isinstance(request, TrainingRequest):
+            request = TrainingRequest.from_dict(request)
+        stored = request.with_budget(self.budget_seconds).to_dict()
         with self._lock:
             active = self.store.jobs.active()
             if active:
                 raise JobAlreadyRunning(active[0]["job_id"])
-            job = self.store.jobs.create(request, trigger)
+            job = self.store.jobs.create(stored, trigger)
             process = self._context.Process(
                 target=worker_main,
                 args=(self.database_url, str(self.models_dir), self.feedback_types, job["job_id"]),

@@ -417,7 +417,10 @@ class ModelSearch:
             self._run_trial("hybrid", dict(self.warm[1]), "warm_start")
         failed: set[str] = set()
         for family in self.families:
-            if not self._fits(family):
+            # until one trial has completed, classic families start whatever the clock says:
+            # a job always ends with a searched model, however short its budget
+            needed = self.result.best is not None or family in NEURAL
+            if needed and not self._fits(family):
                 self._say(f"no time left for {family}")
                 continue
             self._first_trial(family)

@@ -23,6 +23,7 @@ from recserve.schemas import ErrorBody
 from recserve.serving.engine import SCENARIOS
 from recserve.training.jobs import JobAlreadyRunning, JobRunner
 from recserve.training.pipeline import DEFAULT_MODELS, OPTIONAL_MODELS, select_models
+from recserve.training.request import TrainingRequest
 
 router = APIRouter(tags=["models"])
 ADMIN = [Depends(require(Scope.ADMIN))]
@@ -179,7 +180,7 @@ def train(body: TrainRequest, runner: RunnerDep, response: Response) -> JobStatu
     except ValueError as exc:
         raise ApiError(422, "unknown_model", str(exc)) from None
     try:
-        job = runner.submit(body.model_dump(), trigger="api")
+        job = runner.submit(TrainingRequest.from_dict(body.model_dump()), trigger="api")
     except JobAlreadyRunning as exc:
         raise ApiError(
             409,
