@@ -421,6 +421,7 @@ class ModelSearch:
             # a job always ends with a searched model, however short its budget
             needed = self.result.best is not None or family in NEURAL
             if needed and not self._fits(family):
+                self.result.skipped[family] = "no time left in the budget"
                 self._say(f"no time left for {family}")
                 continue
             self._first_trial(family)
