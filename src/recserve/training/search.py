@@ -6,9 +6,10 @@
   ranking.
 * **Order**: a first round fits every applicable family once, cheap strong ones first
   (``candidates.SEARCH_ORDER``); the current champion's family goes first, at the
-  champion's configuration (warm start). Then successive halving over families: each
-  round gives every surviving family one Optuna (TPE) trial of its config's
-  ``search_space``, and the worst survivor drops out, until one is left or time is up.
+  champion's configuration (warm start). Then successive halving over families: the
+  first round gives every family (torch ones only when among the best three) a few
+  Optuna (TPE) trials of its config's ``search_space``; each round the better half goes
+  on with twice as many, until one is left, time is up or nothing improves any more.
 * **Pruning**: a trial is first scored on a third of the validation users and stopped
   there when Optuna's median pruner says it is behind the family's earlier trials.
 * **Budget**: a trial starts only when its expected time (the family's last trial) fits in
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 METRIC = "ndcg@10"
 MAX_VALIDATION_USERS = 5_000
 PRUNE_SHARE = 1 / 3  # validation users scored before the pruner is asked
-SURVIVORS = 3  # families that go on to tuning after the first round
+SURVIVORS = 3  # torch families go on to tuning only when among this many best
 PATIENCE = 25  # trials without a better one before the search stops early
 TRIALS_PER_ROUND = 3  # per surviving family in the first tuning round; doubles as they halve
 NEURAL_SHARE = 0.6  # at most this share of the time left goes to one neural trial
@@ -428,7 +429,10 @@ class ModelSearch:
             if self.result.trials[-1].state == "failed":
                 failed.add(family)
         alive = [f for f in self.families if f not in failed and f in self._seconds]
-        survivors = sorted(alive, key=self._family_best, reverse=True)[:SURVIVORS]
+        # every classic family gets a first tuning round (a weak default, such as ALS's
+        # on some data, says little about the family); torch ones only among the best
+        ranked = sorted(alive, key=self._family_best, reverse=True)
+        survivors = [f for f in ranked if f not in NEURAL or f in ranked[:SURVIVORS]]
         trials = TRIALS_PER_ROUND
         while survivors and not self._converged():
             ran = 0
