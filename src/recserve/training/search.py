@@ -237,6 +237,7 @@ class ModelSearch:
         self._eval_seconds: dict[str, float] = {}  # the family's last scoring
         self._tried: dict[tuple[str, str], Trial] = {}  # (family, params) -> its trial
         self._stale = 0  # tuning steps since the best last improved
+        self._no_time: set[str] = set()  # neural families whose epochs did not fit
 
     # -- what one trial does ----------------------------------------------------------------
 
@@ -267,11 +268,14 @@ class ModelSearch:
         """The epochs a neural trial may train within ``cap`` seconds (probed once)."""
         params = {"progress": False, **params}
         if family not in self._epoch_seconds:
+            import torch  # noqa: F401  (loading torch is not part of an epoch's time)
+
             t0 = time.perf_counter()
             create(family, **{**params, "epochs": 1}).fit(self.split.train)
             self._epoch_seconds[family] = time.perf_counter() - t0
         per_epoch = max(self._epoch_seconds[family], 1e-3)
-        wanted = int(params.get("epochs", FAMILIES[family].config_class().epochs))  # type: ignore[attr-defined]
+        config = FAMILIES[family].config_class(**{k: v for k, v in params.items() if k != "epochs"})
+        wanted = int(params.get("epochs", getattr(config, "epochs", 1)))
         affordable = int(cap / per_epoch)
         if affordable < min(MIN_NEURAL_EPOCHS, wanted):
             raise _OutOfTime(
@@ -300,6 +304,7 @@ class ModelSearch:
             trial.state = "pruned" if pruned else "complete"
         except _OutOfTime as exc:  # stopped by the budget before training: not a failure
             trial.state, trial.error = "pruned", str(exc)
+            self._no_time.add(family)  # later trials would get less time still
             model = None
         except Exception as exc:  # a family that fails on this data is reported, not fatal
             trial.state, trial.error = "failed", _describe_error(exc)
@@ -336,6 +341,8 @@ class ModelSearch:
         """Whether a trial of ``family`` is expected to end within the budget (a neural
         family is first tried only while a good share of the budget is left)."""
         left = self.budget.left - self._reserve()
+        if family in self._no_time:
+            return False
         if family in NEURAL and family not in self._seconds:
             return left >= max(NEURAL_START_SHARE * self.budget.seconds, NEURAL_MIN_SECONDS)
         return self._seconds.get(family, 0.0) <= left
@@ -428,7 +435,11 @@ class ModelSearch:
             self._first_trial(family)
             if self.result.trials[-1].state == "failed":
                 failed.add(family)
-        alive = [f for f in self.families if f not in failed and f in self._seconds]
+        alive = [
+            f
+            for f in self.families
+            if f not in failed and f not in self._no_time and f in self._seconds
+        ]
         # every classic family gets a first tuning round (a weak default, such as ALS's
         # on some data, says little about the family); torch ones only among the best
         ranked = sorted(alive, key=self._family_best, reverse=True)
@@ -444,6 +455,7 @@ class ModelSearch:
                     ran += 1
             if not ran:
                 break
+            survivors = [f for f in survivors if f not in self._no_time]
             keep = max(1, len(survivors) // 2)
             survivors = sorted(survivors, key=self._family_best, reverse=True)[:keep]
             trials *= 2
