@@ -32,8 +32,8 @@ from recserve.algorithms import FAMILIES, create
 from recserve.data import Dataset
 from recserve.evaluation import evaluate_ranking, evaluate_ratings, k_fold, random_holdout
 from recserve.evaluation.leaderboard import default_specs, run_leaderboard
+from recserve.evaluation.tuning import tune
 from recserve.importers.datasets import load_dataset
-from recserve.training.tuning import tune
 
 DATASETS = ("movielens-100k", "movielens-latest-small", "lastfm-2k")
 SEED = 0

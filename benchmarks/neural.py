@@ -49,8 +49,8 @@ from recserve.algorithms.neural.sequences import user_sequences
 from recserve.config import FeedbackKind, FeedbackType
 from recserve.data import Dataset
 from recserve.evaluation import Split, evaluate_ranking, leave_last_out
+from recserve.evaluation.tuning import tune
 from recserve.importers.datasets import load_dataset
-from recserve.training.tuning import tune
 
 DATASETS = ("movielens-100k", "lastfm-2k")
 CLASSIC = ("popular", "item_knn", "user_knn", "ease", "als", "bpr")

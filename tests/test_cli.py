@@ -39,8 +39,10 @@ def test_import_movielens_train_and_serve(tmp_path: Path) -> None:
             body = response.json()
             items = [entry["item_id"] for entry in body["items"]]
             assert len(items) == 10 and not set(items) & seen
-            # the training job promotes whichever of item_knn and ease scores better on the holdout
-            assert body["user_id"] == user and body["model"].startswith(("item_knn/", "ease/"))
+            # the model search's winner serves the recommended scenario
+            champions = httpx.get(f"{base}/v1/scenarios").json()["data"]
+            recommended = next(c for c in champions if c["scenario"] == "recommended")
+            assert body["user_id"] == user and body["model"] == recommended["champion"]
         similar = httpx.get(f"{base}/v1/items/50/similar", params={"n": 5}).json()
         assert len(similar["items"]) == 5
 

@@ -267,6 +267,15 @@ def import_(ctx: click.Context, source: Path, fmt: str | None, kind: str | None)
     "(a scenario without a champion always gets one).",
 )
 @click.option(
+    "--budget",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds for the model search and holdout check; default: train_budget_seconds.",
+)
+@click.option(
+    "--families",
+    help="Comma-separated families the model search tries; default: every one that applies.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["local", "spark"]),
     default="local",
@@ -285,10 +294,13 @@ def train(
     promote: str,
     engine: str = "local",
     from_parquet: Path | None = None,
+    budget: float | None = None,
+    families: str | None = None,
 ) -> None:
-    """Train the default models on a snapshot of the store, evaluate them on a holdout and
-    promote the ones that beat their scenario's champion (the same job as POST
-    /v1/models/train, run here synchronously and recorded at /v1/jobs)."""
+    """Search the model families for the recommended scenario within a time budget, train
+    the default models of the other scenarios, evaluate them on a holdout and promote the
+    ones that beat their scenario's champion (the same job as POST /v1/models/train, run
+    here synchronously and recorded at /v1/jobs). Prints every trial of the search."""
     if engine == "spark":
         if models:
             raise click.UsageError("--models applies to --engine local; spark trains ALS")
@@ -296,20 +308,33 @@ def train(
         return
     if from_parquet is not None:
         raise click.UsageError("--from-parquet needs --engine spark")
+    from recserve.algorithms import FAMILIES
     from recserve.registry import ModelRegistry
     from recserve.training.jobs import execute_job
     from recserve.training.pipeline import select_models
+    from recserve.training.request import TrainingRequest
+    from recserve.training.search_report import format_search
 
     wanted = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    searched = [f.strip() for f in families.split(",") if f.strip()] if families else None
     try:
         select_models(wanted)
+        unknown = sorted(set(searched or []) - set(FAMILIES))
+        if unknown:
+            raise ValueError(f"unknown families {unknown}; known: {sorted(FAMILIES)}")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     settings = _settings(ctx)
     _require_data(settings)  # training reads the store: a missing one holds nothing to learn
     store = _open_store(settings)
     try:
-        job = store.jobs.create({"models": wanted, "promote": promote}, trigger="cli")
+        request = TrainingRequest(
+            models=None if wanted is None else tuple(wanted),
+            promote=promote,  # type: ignore[arg-type]
+            budget_seconds=budget or settings.train_budget_seconds,
+            families=None if searched is None else tuple(searched),
+        )
+        job = store.jobs.create(request.to_dict(), trigger="cli")
         with click.progressbar(length=1000, label="training", show_pos=False) as bar:
 
             def progress(fraction: float, step: str) -> None:
@@ -332,6 +357,8 @@ def train(
         store.close()
     click.echo(f"snapshot: {results['data']} in {results['snapshot_seconds']:.2f}s")
     click.echo(f"holdout: {results['split']['name']} {results['split']['params']}")
+    if results.get("search"):
+        click.echo(format_search(results["search"]))
     for name, info in results["models"].items():
         ndcg = info["metrics"].get("ndcg@10", float("nan"))
         promoted = ", ".join(info["promoted_to"]) or "nothing"
@@ -399,13 +426,22 @@ def _train_spark(ctx: click.Context, promote: str, from_parquet: Path | None) ->
 @click.option("--users", "n_users", default=1000, show_default=True, type=int)
 @click.option("--items", "n_items", default=2000, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--no-serve", is_flag=True, help="Generate, import and train, then exit.")
+@click.option(
+    "--no-serve",
+    is_flag=True,
+    help="Generate, import and run the training job (the model search) here, then exit.",
+)
 @click.pass_context
 def demo(
     ctx: click.Context, host: str, port: int, n_users: int, n_items: int, seed: int, no_serve: bool
 ) -> None:
-    """Generate the demo data set (first run only), train, and serve it."""
+    """Generate the demo data set (first run only), fit the default models in seconds and
+    serve them; the server then runs the first training job (the model search) in the
+    background and swaps its champion in when it is done. With --no-serve the training
+    job runs here instead."""
     from recserve.demo import load_demo
+    from recserve.registry import ModelRegistry
+    from recserve.training import train_default_models
 
     if ctx.obj.get("data_dir") is None:
         ctx.obj["data_dir"] = Path(".data/demo")
@@ -420,9 +456,14 @@ def demo(
             click.echo(f"imported {report}")
         else:
             click.echo(f"using the existing demo data in {settings.data_dir}: {store.counts()}")
+        registry = ModelRegistry(settings.models_dir)
+        if not no_serve and not registry.champions():
+            click.echo("fitting the default models (seconds) ...")
+            train_default_models(store, registry, settings.feedback_types)
     finally:
         store.close()
-    ctx.invoke(train)
+    if no_serve:
+        ctx.invoke(train)
     some_user = _first_user(settings)
     base = f"http://{host}:{port}"
     click.echo("")
@@ -430,7 +471,8 @@ def demo(
     click.echo(f"dashboard: {base}/")
     click.echo(f"try: curl {base}/v1/users/{some_user}/recommendations?n=10")
     if not no_serve:
-        _run_server(settings, host, port)
+        click.echo(f"the first model search runs in the background: {base}/dashboard/jobs")
+        _run_server(settings.model_copy(update={"train_on_start": True}), host, port)
 
 
 def _first_user(settings: Settings) -> str:

@@ -154,6 +154,18 @@ class Settings(BaseSettings):
         ge=0,
         description="Start a training job this often from the API process; 0 or unset: off.",
     )
+    train_budget_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Time for a training job's model search and holdout check (the final "
+        "refit on all data comes on top); a request's budget_seconds overrides it.",
+    )
+    train_on_start: bool = Field(
+        default=False,
+        description="When the server starts with events and no training job has run yet, "
+        "start one in the background (`recserve demo` turns this on).",
+    )
     ann_min_items: int = Field(
         default=50_000,
         ge=1,

@@ -164,3 +164,18 @@ def test_sequences_reach_order_aware_members(monkeypatch: pytest.MonkeyPatch) ->
     assert model.has_signal(np.array([-1]), sequences=sequences)[0]
     ids, _ = model.recommend(np.array([-1]), n=1, sequences=sequences)
     assert ids[0, 0] == 31
+
+
+def test_from_fitted_fuses_without_refitting_and_matches_a_fit() -> None:
+    data = make_synthetic()
+    members = [create("item_knn", neighbours=20).fit(data), create("popular").fit(data)]
+    fused = Hybrid.from_fitted(members, data)
+    assert fused.members[0] is members[0] and fused.members[1] is members[1]
+    fitted = create("hybrid", **fused.config.model_dump()).fit(data)
+    users = np.arange(20)
+    assert np.array_equal(fused.recommend(users, n=5)[0], fitted.recommend(users, n=5)[0])
+    smaller = data.subset(data.item != data.n_items - 1)  # the same item vocabulary
+    Hybrid.from_fitted([members[0], create("popular").fit(smaller)], data)
+    elsewhere = replace(smaller, items=Vocabulary(["x", "y"]))
+    with pytest.raises(ValueError, match="same data"):
+        Hybrid.from_fitted([members[0]], elsewhere)

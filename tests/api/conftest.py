@@ -19,6 +19,7 @@ BLOCKS = 3
 USERS_PER_BLOCK = 8
 ITEMS_PER_BLOCK = 10
 LIKED_PER_USER = 5
+SEARCH_SECONDS = 3.0  # a training job's model search: enough for the cheap families here
 
 
 def user_id(u: int) -> str:
@@ -54,7 +55,7 @@ def synthetic_events() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, model_poll_seconds=0)
+    return Settings(data_dir=tmp_path, model_poll_seconds=0, train_budget_seconds=SEARCH_SECONDS)
 
 
 @pytest.fixture
@@ -63,7 +64,12 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        values: dict[str, Any] = {"data_dir": tmp_path, "model_poll_seconds": 0, **overrides}
+        values: dict[str, Any] = {
+            "data_dir": tmp_path,
+            "model_poll_seconds": 0,
+            "train_budget_seconds": SEARCH_SECONDS,
+            **overrides,
+        }
         client = TestClient(create_app(Settings(**values)))
         client.__enter__()
         clients.append(client)

@@ -53,6 +53,9 @@ def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+SEARCH_SECONDS = "5"  # the demo's training job: its model search
+
+
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     """``recserve demo --no-serve`` (data, training job, champions), then ``recserve serve``
@@ -60,7 +63,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     data_dir = tmp_path_factory.mktemp("dashboard-demo")
     run_cli(
         "demo", "--no-serve", "--users", str(DEMO_USERS), "--items", str(DEMO_ITEMS),
-        data_dir=data_dir,
+        data_dir=data_dir, RECSERVE_TRAIN_BUDGET_SECONDS=SEARCH_SECONDS,
     )  # fmt: skip
     env = {"RECSERVE_API_KEYS": json.dumps(KEYS), "RECSERVE_MODEL_POLL_SECONDS": "0"}
     with live_server("serve", data_dir=data_dir, **env) as (base, _proc):

@@ -77,7 +77,7 @@ def test_overview_shows_the_store(page: Any, demo_server: DemoServer, artefacts:
     finally:
         store.close()
     assert page.inner_text("#recent-events tbody tr:first-child td:nth-child(2)") == newest_user
-    assert "ease/v0001" in page.inner_text("#served")
+    assert searched_champion(demo_server) in page.inner_text("#served")
     shot(page, artefacts, "overview")
 
 
@@ -138,15 +138,22 @@ def test_user_page_by_clicking(page: Any, demo_server: DemoServer, artefacts: Pa
     assert page.inner_text("#user-id") == other
 
 
+def searched_champion(demo_server: DemoServer) -> str:
+    """The recommended scenario's champion: whichever model the demo's search chose."""
+    scenarios = {s["scenario"]: s for s in api(demo_server, "/v1/scenarios")["data"]}
+    return str(scenarios["recommended"]["champion"])
+
+
 def champion(page: Any, scenario: str) -> str:
     return page.inner_text(f'#champions tr[data-scenario="{scenario}"] td.champion').strip()
 
 
 def test_promote_and_roll_back(page: Any, demo_server: DemoServer, artefacts: Path) -> None:
     page.goto(demo_server.base + "/dashboard/models")
-    assert champion(page, "recommended") == "ease/v0001"
-    row = page.locator('#versions tr[data-ref="ease/v0001"]')
-    manifest = api(demo_server, "/v1/models/ease/v0001")
+    searched = searched_champion(demo_server)
+    assert champion(page, "recommended") == searched
+    row = page.locator(f'#versions tr[data-ref="{searched}"]')
+    manifest = api(demo_server, f"/v1/models/{searched}")
     assert f"{manifest['metrics']['ndcg@10']:.4f}" in row.inner_text()
     assert page.locator("#leaderboard svg rect.bar").count() >= 5
     shot(page, artefacts, "models")
@@ -164,9 +171,9 @@ def test_promote_and_roll_back(page: Any, demo_server: DemoServer, artefacts: Pa
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator('#champions tr[data-scenario="recommended"] button').click()
     page.wait_for_selector(".flash.ok")
-    assert champion(page, "recommended") == "ease/v0001"
+    assert champion(page, "recommended") == searched
     scenarios = {s["scenario"]: s for s in api(demo_server, "/v1/scenarios")["data"]}
-    assert scenarios["recommended"]["serving"] == "ease/v0001"
+    assert scenarios["recommended"]["serving"] == searched
 
 
 def test_upload_changes_the_counts(
@@ -214,9 +221,30 @@ def test_jobs_page_shows_the_demo_training(
     demo = next(j for j in jobs if j["trigger"] == "cli")
     row = page.locator(f'#jobs tr.job[data-job-id="{demo["job_id"]}"]')
     assert row.get_attribute("data-status") == "succeeded"
-    ndcg = demo["results"]["models"]["ease"]["metrics"]["ndcg@10"]
+    ndcg = demo["results"]["models"]["item_knn"]["metrics"]["ndcg@10"]
     assert f"ndcg@10 {ndcg:.4f}" in row.inner_text()
+    trials = demo["results"]["search"]["trials"]
+    assert f"search: {len(trials)} trials" in row.inner_text()
     shot(page, artefacts, "jobs")
+
+
+def test_job_page_shows_the_search_trials(
+    page: Any, demo_server: DemoServer, artefacts: Path
+) -> None:
+    page.goto(demo_server.base + "/dashboard/jobs")
+    demo = next(j for j in api(demo_server, "/v1/jobs")["data"] if j["trigger"] == "cli")
+    page.click(f'#jobs tr.job[data-job-id="{demo["job_id"]}"] a')
+    page.wait_for_selector("#trials")
+    search = demo["results"]["search"]
+    rows = page.locator("#trials tbody tr")
+    assert rows.count() == len(search["trials"])
+    best = page.locator("#trials tr.best-trial")
+    winner = search["trials"][search["best_trial"]]
+    assert winner["family"] in best.inner_text() and f"{winner['value']:.4f}" in best.inner_text()
+    states = [t["state"] for t in search["trials"]]
+    assert page.locator("#trials tr[data-state=pruned]").count() == states.count("pruned")
+    assert page.locator("svg.trial-chart circle.trial").count() == len(search["trials"])
+    shot(page, artefacts, "job-search")
 
 
 @pytest.mark.slow  # a worker process trains: several seconds

@@ -60,7 +60,10 @@ def test_a_failing_block_or_missing_output_fails(tmp_path: Path) -> None:
 def test_quickstart(tmp_path: Path) -> None:
     """The curl blocks against a (small) demo server, then import, train and evaluate."""
     demo = tmp_path / "demo"
-    run_cli("demo", "--no-serve", "--users", "200", "--items", "300", data_dir=demo)
+    run_cli(
+        "demo", "--no-serve", "--users", "200", "--items", "300", data_dir=demo,
+        RECSERVE_TRAIN_BUDGET_SECONDS="5",
+    )  # fmt: skip
     with live_server("serve", data_dir=demo, ready_path="/ready") as (base, _):
         work = tmp_path / "work"
         work.mkdir()

@@ -130,6 +130,19 @@ class Hybrid(Recommender[HybridConfig]):
         self.uses_sequence = any(c.uses_sequence for c in classes)  # type: ignore[misc]
         self.roles = [m.resolved_role() for m in self.config.members]
 
+    @classmethod
+    def from_fitted(cls, members: Sequence[Recommender[Any]], data: Dataset) -> Hybrid:
+        """Equal-weight fusion of models already fitted on ``data``, without fitting them
+        again (a model search scores the fusion of its best trials this way); the result
+        is the same as ``Hybrid(members=...).fit(data)`` for deterministic members."""
+        specs = [MemberSpec(family=m.family, params=m.config.model_dump()) for m in members]
+        hybrid = cls(members=tuple(specs))
+        if any(m.items is not data.items and m.items != data.items for m in members):
+            raise ValueError("every member must be fitted on the same data")
+        hybrid.users, hybrid.items = data.users, data.items
+        hybrid.members = list(members)
+        return hybrid
+
     def _new_members(self) -> list[Recommender[Any]]:
         return [REGISTERED[m.family](**m.params) for m in self.config.members]
 

@@ -49,7 +49,7 @@ from recserve.serving.history import HistoryCache, replica_ttl
 from recserve.serving.search import CatalogueSearch
 from recserve.serving.semantic import SemanticIndex
 from recserve.store import Store
-from recserve.training.jobs import JobRunner
+from recserve.training.jobs import JobRunner, first_training
 from recserve.training.schedule import TrainingSchedule
 
 log = logging.getLogger("recserve.api")
@@ -93,8 +93,11 @@ def start_training(
         settings.models_dir,
         settings.feedback_types,
         on_finish=app.state.replication.champions_changed,  # refresh, tell other replicas
+        budget_seconds=settings.train_budget_seconds,
     )
     app.state.job_runner = runner
+    if settings.train_on_start:
+        first_training(runner, store)
     schedule = None
     if settings.train_interval_seconds:
         schedule = TrainingSchedule(runner, settings.train_interval_seconds)

@@ -153,3 +153,56 @@ def interval_bars(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+TRIAL_STATES = ("complete", "pruned", "failed")
+
+
+def trial_scatter(
+    trials: Sequence[dict[str, object]], metric: str, width: int = 760, height: int = 240
+) -> Markup:
+    """One dot per search trial (x: trial number, y: its validation ``metric``), shaped by
+    state, with the best-so-far line; failed trials sit on the axis. Hover: the trial."""
+    left, bottom, top, right = 48, 24, 12, 12
+    plot_w, plot_h = width - left - right, height - bottom - top
+    values = [float(t["value"]) for t in trials if isinstance(t.get("value"), int | float)]  # type: ignore[arg-type]
+    peak = max(values, default=0.0) or 1.0
+    count = max(len(trials), 1)
+
+    def x(k: int) -> float:
+        return left + plot_w * (k + 0.5) / count
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - v / peak)
+
+    parts = [
+        f'<svg class="chart trial-chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="validation {escape(metric)} by trial">',
+        f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
+        f'y2="{top + plot_h}"/>',
+        f'<text class="tick" x="{left - 6}" y="{top + 4}" text-anchor="end">{peak:.4f}</text>',
+        f'<text class="tick" x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>',
+        f'<text class="tick" x="{left + plot_w}" y="{height - 6}" text-anchor="end">'
+        f"trial {count - 1}</text>",
+    ]
+    best, line = -1.0, []
+    for k, trial in enumerate(trials):
+        value = trial.get("value")
+        state = str(trial.get("state"))
+        if trial.get("state") == "complete" and isinstance(value, int | float) and value > best:
+            best = float(value)
+        if best >= 0:
+            line.append(f"{x(k):.1f},{y(best):.1f}")
+        v = float(value) if isinstance(value, int | float) else 0.0
+        label = escape(
+            f"#{trial.get('number')} {trial.get('family')} ({trial.get('source')}): {state}"
+            + (f", {metric} {v:.4f}" if isinstance(value, int | float) else "")
+        )
+        parts.append(
+            f'<circle class="trial {escape(state)}" cx="{x(k):.1f}" cy="{y(v):.1f}" r="4">'
+            f"<title>{label}</title></circle>"
+        )
+    if line:
+        parts.insert(5, f'<polyline class="best-line" points="{" ".join(line)}"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -174,6 +174,33 @@ def jobs_page(request: Request, _: AdminDep, store: StoreDep) -> HTMLResponse:
     )
 
 
+@router.get("/dashboard/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(request: Request, job_id: JobIdPath, _: AdminDep, store: StoreDep) -> HTMLResponse:
+    """One job: its request, the model search's trials as a table and a plot, the models."""
+    row = store.jobs.get(job_id)
+    if row is None:
+        return render(
+            request,
+            "missing.html.j2",
+            status_code=404,
+            page="jobs",
+            what=f"No training job with id {job_id!r}.",
+        )
+    job = job_status(row)
+    search = job.results.get("search") or {}
+    trials = search.get("trials") or []
+    return render(
+        request,
+        "job.html.j2",
+        page="jobs",
+        job=job,
+        search=search,
+        trials=trials,
+        trial_chart=charts.trial_scatter(trials, LEADERBOARD_METRIC) if trials else None,
+        metric=LEADERBOARD_METRIC,
+    )
+
+
 @router.get("/dashboard/jobs/{job_id}/status", response_model=JobStatus)
 def job_progress(job_id: JobIdPath, _: AdminDep, store: StoreDep) -> JobStatus:
     """The job as ``GET /v1/jobs/{id}`` answers it, for the page's polling script (which

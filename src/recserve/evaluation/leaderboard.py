@@ -691,7 +691,7 @@ def _tune(
     seed: int,
     say: Progress,
 ) -> None:
-    from recserve.training.tuning import has_search_space, tune
+    from recserve.evaluation.tuning import has_search_space, tune
 
     if not has_search_space(spec.family):
         return

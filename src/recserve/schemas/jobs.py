@@ -13,12 +13,14 @@ class JobStatus(BaseModel):
 
     job_id: str
     status: str = Field(description="queued, running, succeeded or failed")
-    trigger: str = Field(description="api, schedule or cli")
+    trigger: str = Field(description="api, schedule, cli or startup")
     request: dict[str, Any]
     progress: float = Field(description="fraction done, 0 to 1")
     step: str | None = Field(description="what the job is doing now")
     results: dict[str, Any] = Field(
-        description="data statistics, the split, per-model metrics, versions and promotion"
+        description="data statistics, the split, the model search (every trial: family, "
+        "params, validation ndcg@10, seconds, state, error), per-model metrics, versions "
+        "and promotion"
     )
     error: str | None
     created_at: float

@@ -29,6 +29,17 @@ class TrainRequest(BaseModel):
         default="if_better",
         description="if_better: only when it beats the champion on the same holdout split.",
     )
+    budget_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Time for the model search and holdout check; unset: train_budget_seconds.",
+    )
+    families: list[ScenarioName] | None = Field(
+        default=None,
+        max_length=50,
+        description="The families the model search tries; unset: every one that applies.",
+    )
 
 
 class PromoteRequest(BaseModel):

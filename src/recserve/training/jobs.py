@@ -41,6 +41,8 @@ from recserve.training.pipeline import (
     select_models,
     snapshot_with_stats,
 )
+from recserve.training.request import TrainingRequest
+from recserve.training.search import ModelSearch, SearchResult, events_digest
 from recserve.training.selection import (
     PROMOTE_MODES,
     Contender,
@@ -57,6 +59,10 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 HEARTBEAT_SECONDS = 5.0
+SEARCHED = "recommended"  # the scenario whose candidate the model search finds
+DEFAULT_BUDGET_SECONDS = 60.0
+SEARCH_SHARE = 0.8  # of the job's progress bar
+FIRST_RUN_LOOKBACK = 20  # recent jobs read to tell whether one has succeeded yet
 
 
 class JobAlreadyRunning(RuntimeError):
@@ -76,11 +82,20 @@ class _Steps:
 
     def __init__(self, total: int, report: Progress | None):
         self.total, self.done, self.report = max(total, 1), 0, report
+        self.floor = 0.0  # the share of the bar already filled by the search
+
+    @property
+    def fraction(self) -> float:
+        return self.floor + (1.0 - self.floor) * self.done / self.total
 
     def __call__(self, step: str) -> None:
         if self.report:
-            self.report(min(self.done / self.total, 0.99), step)
+            self.report(min(self.fraction, 0.99), step)
         self.done += 1
+
+    def rebase(self, floor: float) -> None:
+        """The steps left share the bar from ``floor`` on (after the search filled it)."""
+        self.floor, self.total, self.done = floor, max(self.total - self.done, 1), 0
 
 
 def run_training(
@@ -93,20 +108,36 @@ def run_training(
     promote: PromoteMode = "if_better",
     catalogue: Mapping[str, ModelSpec] = DEFAULT_MODELS,
     progress: Progress | None = None,
+    budget_seconds: float | None = None,
+    families: Iterable[str] | None = None,
+    job_id: str | None = None,
+    search: bool | None = None,
 ) -> dict[str, Any]:
     """One training run; returns its results (data, split, per-model and per-scenario).
+
+    Unless ``models`` names the models to train, ``scenarios`` leaves ``recommended`` out,
+    or a ``catalogue`` other than the default is given (``search`` forces either way),
+    the ``recommended`` scenario's candidate comes from a model search
+    (``training.search``) over ``families`` (default: every family that applies) within
+    ``budget_seconds`` on the train part of the holdout; its trials are in
+    ``results["search"]``.
 
     ``ValueError`` for an empty store, unknown model names or an unknown promote mode.
     """
     if promote not in PROMOTE_MODES:
         raise ValueError(f"promote must be one of {PROMOTE_MODES}, got {promote!r}")
+    if search is None:
+        search = models is None and catalogue is DEFAULT_MODELS
+    searching = search and (scenarios is None or SEARCHED in scenarios)
     chosen = select_models(models, scenarios, catalogue)
-    steps = _Steps(2 + 3 * len(chosen), progress)
-    steps("snapshot")
+    if searching:  # the search's winner is the candidate for the searched scenario
+        chosen = _without_scenario(chosen, SEARCHED)
     start = time.perf_counter()
+    steps = _Steps(2 + 3 * (len(chosen) + searching), progress)
+    steps("snapshot")
     data, stats = snapshot_with_stats(store, feedback_types)
     chosen = {n: spec for n, spec in chosen.items() if applicable(spec[0], data, spec[1])}
-    if not chosen:
+    if not chosen and not searching:
         raise ValueError("none of the requested models can be trained on this data")
     results: dict[str, Any] = {
         "data": stats,
@@ -116,10 +147,12 @@ def run_training(
     }
     split = per_user_holdout(data)
     record = split_record(split)
+    record["test_digest"] = events_digest(split.test)
     results["split"] = record
 
     fitted: dict[str, Recommender[Any]] = {}
-    for name, (family, params, _) in chosen.items():
+
+    def fit_candidate(name: str, family: str, params: dict[str, Any]) -> None:
         steps(f"fitting {name} on the train part")
         t0 = time.perf_counter()
         model = create(family, **params).fit(split.train)
@@ -133,6 +166,33 @@ def run_training(
             "promoted_to": [],
             "not_promoted": {},
         }
+
+    for name, (family, params, _) in chosen.items():
+        fit_candidate(name, family, params)
+    others_seconds = time.perf_counter() - start - results["snapshot_seconds"]
+
+    found: SearchResult | None = None
+    if searching:
+        budget = DEFAULT_BUDGET_SECONDS if budget_seconds is None else float(budget_seconds)
+        found = _search(
+            split.train,
+            budget - (time.perf_counter() - start),
+            registry,
+            None if families is None else list(families),
+            steps,
+            progress,
+            # kept back: the winner's fit, the champion's refit, the other models' refits
+            reserve=lambda best_seconds: 2 * best_seconds + others_seconds,
+        )
+        results["search"] = {**found.to_dict(), "job_id": job_id}
+        steps.rebase(SEARCH_SHARE)
+        best = found.best
+        if best is not None:
+            name = best.family if best.family not in chosen else f"{best.family}_search"
+            chosen[name] = (best.family, dict(best.params), (SEARCHED,))
+            fit_candidate(name, best.family, dict(best.params))
+        if not chosen:
+            raise ValueError("no model could be trained on this data: see the search's trials")
 
     # the champion of each scenario, refitted on the same train part and scored
     champions = registry.champions()
@@ -181,13 +241,22 @@ def run_training(
             model = create(family, **params).fit(data)
             info["refit_seconds"] = time.perf_counter() - t0
         steps(f"registering {name}")
+        extra: dict[str, Any] = {"fitted_on": "all" if refit else "train"}
+        if found is not None and found.best is not None and SEARCHED in chosen[name][2]:
+            info["search"] = extra["search"] = {
+                "job_id": job_id,
+                "trial": found.best.number,
+                "source": found.best.source,
+                "validation_ndcg@10": found.best.value,
+                "trials": len(found.trials),
+            }
         version = registry.register(
             name,
             model,
             data_stats=stats,
             metrics=info["metrics"],
             split=record,
-            extra={"fitted_on": "all" if refit else "train"},
+            extra=extra,
         )
         info["version"] = version.version
         for scenario in promoted[name]:
@@ -198,6 +267,49 @@ def run_training(
     for entry in results["scenarios"].values():
         entry.setdefault("champion_after", entry["champion_before"])
     return results
+
+
+def _without_scenario(chosen: Mapping[str, ModelSpec], scenario: str) -> dict[str, ModelSpec]:
+    """``chosen`` with ``scenario`` taken off every model (a model left with none goes)."""
+    out = {}
+    for name, (family, params, served) in chosen.items():
+        rest = tuple(s for s in served if s != scenario)
+        if rest:
+            out[name] = (family, params, rest)
+    return out
+
+
+def _search(
+    train: Any,
+    budget: float,
+    registry: ModelRegistry,
+    families: list[str] | None,
+    steps: _Steps,
+    progress: Progress | None,
+    reserve: Callable[[float], float],
+) -> SearchResult:
+    """The model search for the searched scenario on ``train``, warm-started from its
+    champion's family and configuration; progress fills the job's search share."""
+    warm = None
+    ref = registry.champions().get(SEARCHED)
+    manifest = champion_manifest(registry, ref) if ref else None
+    if manifest is not None:
+        warm = (manifest["family"], manifest["config"])
+    steps("searching")
+    offset = steps.fraction
+
+    def report(fraction: float, step: str) -> None:
+        if progress:
+            progress(offset + (SEARCH_SHARE - offset) * fraction, f"search: {step}")
+
+    return ModelSearch(
+        train,
+        budget,
+        families=families,
+        warm_start=warm,
+        reserve=reserve,
+        progress=report,
+    ).run()
 
 
 def _score_champion(
@@ -242,7 +354,11 @@ def execute_job(
     job = store.jobs.get(job_id)
     if job is None:
         raise LookupError(f"no training job {job_id}")
-    request = job["request"] or {}
+    try:
+        request = TrainingRequest.from_dict(job["request"])
+    except (ValueError, TypeError) as exc:
+        store.jobs.fail(job_id, f"bad training request: {exc}")
+        return None
     store.jobs.start(job_id, os.getpid())
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(store, job_id, stop), daemon=True)
@@ -258,10 +374,13 @@ def execute_job(
             store,
             registry,
             feedback_types,
-            models=request.get("models"),
-            scenarios=request.get("scenarios"),
-            promote=request.get("promote", "if_better"),
+            models=request.models,
+            scenarios=request.scenarios,
+            promote=request.promote,
             progress=report,
+            budget_seconds=request.budget_seconds,
+            families=request.families,
+            job_id=job_id,
         )
     except ValueError as exc:  # bad request or data (no events, unknown model): no traceback
         log.error("training job %s failed: %s", job_id, exc)
@@ -306,6 +425,19 @@ def worker_main(
         store.close()
 
 
+def first_training(runner: JobRunner, store: Store) -> str | None:
+    """Start a training job in the background when the store has events but no job has
+    succeeded on it yet (a fresh server's first run: whatever serves meanwhile was fitted
+    without a search), and none is running; returns its id, or None."""
+    done = {job["status"] for job in store.jobs.recent(FIRST_RUN_LOOKBACK)}
+    if done & {"succeeded", *ACTIVE} or store.feedback.count() == 0:
+        return None
+    try:
+        return str(runner.submit(TrainingRequest(), trigger="startup")["job_id"])
+    except JobAlreadyRunning:
+        return None
+
+
 class JobRunner:
     """Starts training jobs in worker processes from the API process, one at a time.
 
@@ -320,8 +452,10 @@ class JobRunner:
         models_dir: Path,
         feedback_types: Mapping[str, FeedbackType],
         on_finish: Callable[[], object] | None = None,
+        budget_seconds: float = DEFAULT_BUDGET_SECONDS,
     ):
         self.store = store
+        self.budget_seconds = budget_seconds
         self.database_url = database_url
         self.models_dir = Path(models_dir)
         self.feedback_types = {k: v.model_dump(mode="json") for k, v in feedback_types.items()}
@@ -330,13 +464,19 @@ class JobRunner:
         self._workers: dict[str, tuple[Any, threading.Thread]] = {}
         self._context = multiprocessing.get_context("spawn")
 
-    def submit(self, request: dict[str, Any], trigger: str = "api") -> dict[str, Any]:
-        """Record a queued job and start its worker; ``JobAlreadyRunning`` if one is active."""
+    def submit(
+        self, request: TrainingRequest | Mapping[str, Any], trigger: str = "api"
+    ) -> dict[str, Any]:
+        """Record a queued job and start its worker; ``JobAlreadyRunning`` if one is active.
+        A request without ``budget_seconds`` gets the runner's (``train_budget_seconds``)."""
+        if not isinstance(request, TrainingRequest):
+            request = TrainingRequest.from_dict(request)
+        stored = request.with_budget(self.budget_seconds).to_dict()
         with self._lock:
             active = self.store.jobs.active()
             if active:
                 raise JobAlreadyRunning(active[0]["job_id"])
-            job = self.store.jobs.create(request, trigger)
+            job = self.store.jobs.create(stored, trigger)
             process = self._context.Process(
                 target=worker_main,
                 args=(self.database_url, str(self.models_dir), self.feedback_types, job["job_id"]),

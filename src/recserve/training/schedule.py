@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from recserve.training.jobs import JobAlreadyRunning, JobRunner
+from recserve.training.request import TrainingRequest
 
 log = logging.getLogger(__name__)
 
 
 class TrainingSchedule:
-    def __init__(self, runner: JobRunner, interval: float, request: dict[str, Any] | None = None):
+    def __init__(self, runner: JobRunner, interval: float, request: TrainingRequest | None = None):
         if interval <= 0:
             raise ValueError(f"the training interval must be positive, got {interval}")
         self.runner = runner
         self.interval = interval
-        self.request = dict(request or {"promote": "if_better"})
+        self.request = request or TrainingRequest(promote="if_better")
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="recserve-train-schedule", daemon=True
@@ -30,7 +30,7 @@ class TrainingSchedule:
     def tick(self) -> str | None:
         """Submit one job unless one is active; returns its id (None when skipped)."""
         try:
-            return str(self.runner.submit(dict(self.request), trigger="schedule")["job_id"])
+            return str(self.runner.submit(self.request, trigger="schedule")["job_id"])
         except JobAlreadyRunning as exc:
             log.info("scheduled training skipped: job %s is still running", exc.job_id)
             return None

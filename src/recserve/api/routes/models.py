@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from recserve.algorithms import FAMILIES
 from recserve.api.deps import EngineDep, RegistryDep, require
 from recserve.api.errors import ApiError
 from recserve.api.routes.jobs import job_status
@@ -31,6 +32,7 @@ from recserve.schemas.models import (
 from recserve.serving.engine import SCENARIOS
 from recserve.training.jobs import JobAlreadyRunning, JobRunner
 from recserve.training.pipeline import DEFAULT_MODELS, OPTIONAL_MODELS, select_models
+from recserve.training.request import TrainingRequest
 
 router = APIRouter(tags=["models"])
 ADMIN = [Depends(require(Scope.ADMIN))]
@@ -111,12 +113,17 @@ def train(body: TrainRequest, runner: RunnerDep, response: Response) -> JobStatu
     for scenario in body.scenarios or []:
         check_scenario(scenario)
     try:
-        if not select_models(body.models, body.scenarios):
+        if not select_models(body.models, body.scenarios) and "recommended" not in (
+            body.scenarios or []
+        ):
             raise ValueError("no default model serves the requested scenarios")
+        unknown = sorted(set(body.families or []) - set(FAMILIES))
+        if unknown:
+            raise ValueError(f"unknown families {unknown}; known: {sorted(FAMILIES)}")
     except ValueError as exc:
         raise ApiError(422, "unknown_model", str(exc)) from None
     try:
-        job = runner.submit(body.model_dump(), trigger="api")
+        job = runner.submit(TrainingRequest.from_dict(body.model_dump()), trigger="api")
     except JobAlreadyRunning as exc:
         raise ApiError(
             409,

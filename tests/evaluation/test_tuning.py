@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from recserve.evaluation import leave_last_out
-from recserve.training.tuning import has_search_space, score_model, tune
+from recserve.evaluation.tuning import has_search_space, score_model, tune
 from tests.synthetic import make_synthetic
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from recserve.algorithms import FAMILIES, Recommender
 from recserve.data import Dataset
-from recserve.evaluation import Split, evaluate_ranking, evaluate_ratings
+from recserve.evaluation.protocol import evaluate_ranking, evaluate_ratings
+from recserve.evaluation.splitters import Split
 
 log = logging.getLogger(__name__)
 

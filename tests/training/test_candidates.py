@@ -1,0 +1,43 @@
+"""Which families the model search tries: data-driven, cheap first, reasons for the rest."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from recserve.training.candidates import SEARCH_ORDER, ordered_share, search_families
+from tests.synthetic import make_synthetic
+
+
+def test_ordered_events_with_text_and_relations_get_every_family() -> None:
+    data = make_synthetic()
+    chosen, skipped = search_families(data)
+    assert chosen[:4] == ["popular", "item_knn", "ease", "als"]
+    assert chosen == [f for f in SEARCH_ORDER if f in chosen]  # the search order
+    assert {"tfidf", "social", "sasrec", "gru4rec"} <= set(chosen)
+    assert not set(chosen) & set(skipped)
+    assert ordered_share(data) == 1.0
+
+
+def test_without_timestamps_text_or_relations_those_families_are_skipped() -> None:
+    data = make_synthetic()
+    bare = replace(
+        data,
+        timestamp=np.zeros_like(data.timestamp),
+        item_features=None,
+        relations=None,
+    )
+    chosen, skipped = search_families(bare)
+    assert ordered_share(bare) == 0.0
+    assert "time order" in skipped["sasrec"] and "time order" in skipped["gru4rec"]
+    assert "text" in skipped["tfidf"] and "relations" in skipped["social"]
+    assert {"popular", "item_knn", "ease", "als", "bpr", "user_knn"} <= set(chosen)
+
+
+def test_a_named_list_is_kept_in_its_order_and_unknown_names_raise() -> None:
+    chosen, _ = search_families(make_synthetic(), ["als", "ease", "als"])
+    assert chosen == ["als", "ease"]
+    with pytest.raises(ValueError, match="unknown families"):
+        search_families(make_synthetic(), ["nope"])
