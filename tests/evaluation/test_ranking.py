@@ -11,7 +11,13 @@ from recserve.algorithms import create
 from recserve.data import Dataset
 from recserve.evaluation import evaluate_ranking, leave_last_out
 from recserve.evaluation.protocol import ranking_targets, recommend_for, sample_targets
-from recserve.evaluation.ranking import recommend_batch, rows_per_batch, sample_rows, top_k
+from recserve.evaluation.ranking import (
+    recommend_batch,
+    rows_per_batch,
+    sample_rows,
+    sparse_top_k,
+    top_k,
+)
 from recserve.evaluation.splitters import Split
 from tests.synthetic import make_synthetic
 
@@ -101,7 +107,30 @@ def test_memory_bounded_batches_give_identical_metrics(split: Split, family: str
     assert evaluate_ranking(model, split, memory_bytes=1) == evaluate_ranking(model, split)
 
 
-@pytest.mark.parametrize("family", ["item_knn", "popular", "als", "latest"])
+@pytest.mark.parametrize("n", [1, 5, 30])
+def test_sparse_top_k_equals_the_dense_one(n: int) -> None:
+    rng = np.random.default_rng(n)
+    dense = rng.integers(-2, 3, size=(30, 40)).astype(np.float32)  # ties, negatives
+    dense[rng.random(dense.shape) < 0.6] = 0.0
+    rows, cols = np.nonzero(dense)
+    zero = int(np.flatnonzero(dense[0] == 0)[0])  # an explicitly stored zero counts as a zero
+    scores = sp.csr_matrix(
+        (np.r_[dense[rows, cols], 0.0], (np.r_[rows, 0], np.r_[cols, zero])), shape=dense.shape
+    )
+    assert scores.nnz == len(rows) + 1
+    excluded = rng.random(dense.shape) < 0.3
+    excluded[2] = True  # a row with everything excluded
+    exclude = sp.csr_matrix(excluded, dtype=np.float32)
+    signal = rng.random(30) < 0.9
+    expected = np.where(exclude.toarray() > 0, -np.inf, dense)
+    expected[~signal] = -np.inf
+    ids, top = sparse_top_k(scores, n, exclude, signal)
+    dense_ids, dense_top = top_k(expected, n)
+    np.testing.assert_array_equal(ids, dense_ids)
+    np.testing.assert_array_equal(top, dense_top)
+
+
+@pytest.mark.parametrize("family", ["item_knn", "cooccurrence", "popular", "als", "latest"])
 def test_exclusions_are_respected_and_lists_match_a_full_sort(split: Split, family: str) -> None:
     data: Dataset = split.train
     model = create(family).fit(data)

@@ -444,6 +444,16 @@ class ItemNeighbourhood(Recommender[Config]):
         self._check_fitted()
         return np.diff(self._effective(users, history).indptr) > 0
 
+    def sparse_scores(
+        self, users: np.ndarray, history: sp.csr_matrix | None = None
+    ) -> sp.csr_matrix:
+        """The scores as a sparse matrix: an item no neighbour reaches scores 0 and is not
+        stored, so evaluation over 1M items ranks only the items reached."""
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64)
+        effective = self._effective(users, self._history(users, history))
+        return sp.csr_matrix(effective @ self.similarity, dtype=np.float32)
+
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         effective = self._effective(users, history)
         return np.asarray((effective @ self.similarity).todense(), dtype=np.float32)

@@ -7,8 +7,10 @@ held ``batch_size x n_items`` scores plus copies. Here a batch holds at most
 CSR indices of the batch (no dense users x items mask), and each list is cut by
 ``np.argpartition``. Ties are broken by the lower item index, exactly as a stable full
 sort (``np.argsort(-scores, kind="stable")``) would, so a sampled or batched run is
-reproducible to the item. Non-personalised models rank from their own global order: only
-the first ``n + (most seen items of a user)`` items are ever looked at.
+reproducible to the item. Where a family has its own retrieval the candidates come from it,
+with the same lists as the dense path: non-personalised models rank from their global
+order (only the first ``n + (most seen items of a user)`` items are looked at), and item
+neighbourhoods from their sparse scores (only the items a neighbour reaches).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import scipy.sparse as sp
 
 from recserve.algorithms import Recommender
 from recserve.algorithms.global_ranking import GlobalRanking
+from recserve.algorithms.similarity import ItemNeighbourhood
 
 DEFAULT_EVAL_USERS = 2_000  # users a training job ranks for (a seeded sample above this)
 DEFAULT_SAMPLE_SEED = 0
@@ -109,6 +112,46 @@ def _global_lists(
     return ids, top
 
 
+def _sparse_row_top(
+    cols: np.ndarray, values: np.ndarray, excluded: np.ndarray, n: int, n_items: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-n of one row whose unstored entries score 0: the stored non-zero entries, plus
+    the lowest-index zeros (the first items neither stored non-zero nor excluded)."""
+    allowed = ~np.isin(cols, excluded)
+    cols, values = cols[allowed], values[allowed]
+    nonzero = values != 0
+    cols, values = cols[nonzero], values[nonzero]
+    blocked = np.union1d(cols, excluded)
+    zeros = np.setdiff1d(np.arange(min(n + len(blocked), n_items)), blocked)[:n]
+    cols = np.concatenate([cols, zeros])
+    values = np.concatenate([values, np.zeros(len(zeros), dtype=values.dtype)])
+    order = np.lexsort((cols, -values))[:n]
+    return cols[order], values[order]
+
+
+def sparse_top_k(
+    scores: sp.csr_matrix, n: int, exclude: sp.csr_matrix | None, signal: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`top_k` of ``scores.toarray()`` with ``exclude`` and rows without ``signal``
+    at ``-inf``, computed from the stored entries only."""
+    n_rows, n_items = scores.shape
+    ids = np.full((n_rows, n), -1, dtype=np.int64)
+    top = np.full((n_rows, n), -np.inf, dtype=np.float32)
+    empty = np.empty(0, dtype=np.int64)
+    for row in np.flatnonzero(signal):
+        stored = slice(scores.indptr[row], scores.indptr[row + 1])
+        excluded = (
+            empty
+            if exclude is None
+            else exclude.indices[exclude.indptr[row] : exclude.indptr[row + 1]]
+        )
+        cols, values = _sparse_row_top(
+            scores.indices[stored], scores.data[stored], excluded, n, n_items
+        )
+        ids[row, : len(cols)], top[row, : len(cols)] = cols, values
+    return ids, top
+
+
 def recommend_batch(
     model: Recommender[Any],
     users: np.ndarray,
@@ -120,6 +163,9 @@ def recommend_batch(
     sparse exclusions and a deterministic ``argpartition`` top-n."""
     if isinstance(model, GlobalRanking):
         return _global_lists(model, n, exclude, len(users))
+    if isinstance(model, ItemNeighbourhood):
+        signal = model.has_signal(users, history)
+        return sparse_top_k(model.sparse_scores(users, history), n, exclude, signal)
     scores = np.array(model.score(users, history), dtype=np.float32)
     exclude_sparse(scores, exclude)
     scores[~model.has_signal(users, history)] = -np.inf
