@@ -26,6 +26,7 @@ into a SQLite store, and prints its wall time, peak RSS and champions.
 
     .venv/bin/python benchmarks/autotrain.py [--datasets movielens-100k,...] [--budget S]
     .venv/bin/python benchmarks/autotrain.py --scale [--items 1000000 --events 2000000]
+        [--data-dir DIR]  (keeps the store in DIR and reuses it: writing it takes minutes)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import argparse
 import dataclasses
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -344,27 +346,39 @@ def write_scale_store(data_dir: Path, n_items: int, n_events: int, n_users: int)
     return time.perf_counter() - start
 
 
-def bench_scale(n_items: int, n_events: int, n_users: int, budget: float | None) -> None:
-    from recserve.registry import ModelRegistry
-
+def bench_scale(
+    n_items: int, n_events: int, n_users: int, budget: float | None, keep: Path | None
+) -> None:
     print(f"\n== scale: {n_items:,} items, {n_events:,} Zipf events, {n_users:,} users ==")
     with tempfile.TemporaryDirectory(prefix="recserve-autotrain-scale-") as tmp:
-        data_dir = Path(tmp) / "data"
-        data_dir.mkdir()
-        print(f"store written in {write_scale_store(data_dir, n_items, n_events, n_users):.0f}s")
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "RECSERVE_LOG_LEVEL": "WARNING"}
-        if budget is not None and "train_budget_seconds" in Settings.model_fields:
-            env["RECSERVE_TRAIN_BUDGET_SECONDS"] = str(budget)
-        command = [sys.executable, "-m", "recserve.cli", "--data-dir", str(data_dir), "train"]
-        start = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(done.stdout[-4000:])
-        if done.returncode != 0:
-            print(done.stderr[-4000:])
-            raise SystemExit(f"recserve train exited with {done.returncode}")
-        champions = ModelRegistry(data_dir / "models").champions()
+        data_dir = keep or Path(tmp) / "data"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if (data_dir / "recserve.sqlite").exists():
+            print(f"store reused from {data_dir}")
+        else:
+            seconds = write_scale_store(data_dir, n_items, n_events, n_users)
+            print(f"store written in {seconds:.0f}s")
+        shutil.rmtree(data_dir / "models", ignore_errors=True)  # the first job, every time
+        run_scale_job(data_dir, budget)
+
+
+def run_scale_job(data_dir: Path, budget: float | None) -> None:
+    """``recserve train`` in a subprocess (its peak RSS is its own), then the champions."""
+    from recserve.registry import ModelRegistry
+
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "RECSERVE_LOG_LEVEL": "WARNING"}
+    if budget is not None and "train_budget_seconds" in Settings.model_fields:
+        env["RECSERVE_TRAIN_BUDGET_SECONDS"] = str(budget)
+    command = [sys.executable, "-m", "recserve.cli", "--data-dir", str(data_dir), "train"]
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(done.stdout[-4000:])
+    if done.returncode != 0:
+        print(done.stderr[-4000:])
+        raise SystemExit(f"recserve train exited with {done.returncode}")
+    champions = ModelRegistry(data_dir / "models").champions()
     print(f"job wall time {wall:.1f}s (recserve train, one process), peak RSS {peak_mb:,.0f} MB")
     print("champions: " + ", ".join(f"{s}={ref}" for s, ref in sorted(champions.items())))
 
@@ -382,9 +396,14 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="--scale: keep the synthetic store here and reuse it on the next run",
+    )
     args = parser.parse_args()
     if args.scale:
-        bench_scale(args.items, args.events, args.users, args.budget)
+        bench_scale(args.items, args.events, args.users, args.budget, args.data_dir)
         return
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         bench_dataset(name, args.budget)
