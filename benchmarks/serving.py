@@ -49,7 +49,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from processes import cpu_seconds, free_port, rss_mb  # a sibling module
+from processes import cpu_seconds, free_port, process, rss_mb, wait_until  # a sibling module
 
 DIM = 64
 TOPICS = 1000
@@ -143,21 +143,6 @@ def promote(data_dir: Path, versions: dict[str, Any]) -> None:
 # -- processes ---------------------------------------------------------------------------------
 
 
-def wait_until(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited:\n{log.read_text()[-3000:]}")
-        # one request at a time, given long enough (a first request may build lazy state)
-        # that abandoned requests never pile up in the server
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=120).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} not answering:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-
-
 def wait_served(
     base: str, scenarios: tuple[str, ...], proc: subprocess.Popen[bytes], log: Path
 ) -> None:
@@ -200,21 +185,6 @@ def memory_guard(proc: subprocess.Popen[bytes], limit_mb: float) -> Iterator[lis
     finally:
         stop.set()
         thread.join()
-
-
-@contextlib.contextmanager
-def process(args: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def run_bare(port: int, use_async: bool) -> None:

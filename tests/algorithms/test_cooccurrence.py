@@ -102,3 +102,37 @@ def test_history_scores_are_the_sum_of_neighbour_rows() -> None:
     assert scores[b] == pytest.approx(2 / 3 + 1.0)  # P(B|A) + P(B|C)
     ids, _ = model.similar_items(np.array([c]), n=2)
     assert data.items.id_of(ids[0]).tolist() == ["B", "A"]
+
+
+@pytest.mark.parametrize("block_entries", [1, 100, 1000])
+def test_blocks_sized_by_basket_entries_give_the_same_similarity(
+    monkeypatch: pytest.MonkeyPatch, block_entries: int
+) -> None:
+    from recserve.algorithms import similarity
+    from tests.synthetic import make_synthetic
+
+    data = make_synthetic()
+    whole = create("cooccurrence", neighbours=5).fit(data).similarity
+    monkeypatch.setattr(similarity, "BLOCK_ENTRIES", block_entries)
+    blocked = create("cooccurrence", neighbours=5).fit(data).similarity
+    assert (blocked != whole).nnz == 0
+
+
+def test_sparse_rows_make_few_blocks_in_a_wide_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recserve.algorithms import similarity
+
+    n = 1000  # each row of the block similarity has two entries: itself and the next row
+    pairs = sp.csr_matrix(sp.eye(n) + sp.eye(n, k=1) * 0.5, dtype=np.float32)
+    blocks: list[tuple[int, int]] = []
+
+    def block(start: int, stop: int) -> sp.csr_matrix:
+        blocks.append((start, stop))
+        return pairs[start:stop]
+
+    monkeypatch.setattr(similarity, "BLOCK_ENTRIES", 100)
+    knn = similarity.blockwise_knn(n, n, 3, block, row_entries=np.full(n, 2.0))
+    assert blocks == [(start, start + 50) for start in range(0, n, 50)]
+    assert (knn != similarity.top_k_rows(pairs, 3)).nnz == 0
+    blocks.clear()  # without the bound a row counts as dense: one row per block
+    similarity.blockwise_knn(n, n, 3, block)
+    assert len(blocks) == n

@@ -81,6 +81,9 @@ def test_a_job_swaps_champions_under_load_with_no_failed_request(
     assert results["split"]["name"] == "per_user_holdout"
     knn = results["models"]["item_knn"]
     assert knn["version"] == "v0002" and knn["metrics"]["ndcg@10"] > 0
+    # a seeded sample of at most 2,000 users, stated (60 users here: all of them)
+    assert knn["metrics"]["sample_seed"] == 0
+    assert knn["metrics"]["users_evaluated"] == knn["metrics"]["users_eligible"] > 0
     assert "similar_items" in knn["promoted_to"]
     assert before in models and len(models) > 3  # old and new versions were both served
     after = client.get("/v1/users/u00/recommendations").json()["model"]

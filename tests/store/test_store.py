@@ -120,6 +120,23 @@ def test_key_chunks_and_flagged_keys(store: Store) -> None:
     assert list(store.users.key_chunks(3)) == []
 
 
+def test_all_rows_streams_every_row_with_the_columns_asked_for(store: Store) -> None:
+    keys = [f"item-{i:03d}" for i in range(23)]
+    store.items.upsert(
+        [
+            {"item_id": k, "title": k.upper(), "tags": [k], "attributes": {"n": i}}
+            for i, k in enumerate(keys)
+        ]
+    )
+    full = store.items.get_many(keys)
+    for chunk_size in (1, 5, 100):
+        every = store.items.all_rows(chunk_size=chunk_size)
+        assert list(every) == keys and every == full
+    some = store.items.all_rows(("title", "tags"))
+    assert some == {k: {"item_id": k, "title": k.upper(), "tags": [k]} for k in keys}
+    assert store.users.all_rows() == {}
+
+
 def test_feedback_is_idempotent_on_event_id(store: Store) -> None:
     result = store.feedback.add([_event(1), _event(2, item="i2")])
     assert (result.accepted, result.duplicates) == (2, 0)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from recserve.algorithms import create
 from recserve.data.dataset import POSITIVE
+from recserve.evaluation import evaluate_ranking
+from recserve.training import selection
 from recserve.training.selection import Contender, Incumbent, decide, per_user_holdout
 from tests.synthetic import make_synthetic
 
@@ -24,6 +28,23 @@ def test_per_user_holdout_is_seeded_and_keeps_each_user_in_train() -> None:
         total = int((positive == user).sum())
         assert (in_test >= 1 and in_test < total) if total >= 2 else in_test == 0
     assert split.name == "per_user_holdout" and split.params == {"test_fraction": 0.2, "seed": 3}
+
+
+def test_jobs_rank_a_seeded_sample_of_the_holdout_users(monkeypatch: pytest.MonkeyPatch) -> None:
+    split = per_user_holdout(make_synthetic())
+    model = create("item_knn").fit(split.train)
+    everyone = selection.evaluate(model, split)
+    assert everyone["users_evaluated"] == everyone["users_eligible"] > 12
+    assert everyone["sample_seed"] == selection.DEFAULT_SAMPLE_SEED
+    monkeypatch.setattr(selection, "DEFAULT_EVAL_USERS", 12)
+    sampled = selection.evaluate(model, split)
+    assert sampled["users_evaluated"] == 12
+    assert sampled["users_eligible"] == everyone["users_eligible"]
+    expected = evaluate_ranking(
+        model, split, k=10, metrics=selection.METRICS, max_users=12, sample_seed=0
+    )
+    assert sampled == pytest.approx(expected)
+    assert selection.evaluate(model, split) == sampled  # the same users every time
 
 
 def _c(name: str, ndcg: float, config: dict | None = None) -> Contender:

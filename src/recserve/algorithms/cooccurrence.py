@@ -88,5 +88,10 @@ class Cooccurrence(ItemNeighbourhood[CooccurrenceConfig]):
             counts.data = np.where(n_ij >= config.min_count, value, 0.0)
             return counts
 
-        self.similarity = blockwise_knn(data.n_items, data.n_items, config.neighbours, block)
+        # n_ij is stored only for pairs sharing a basket: row i holds at most the summed
+        # sizes of i's baskets, so blocks are sized by that, not by the catalogue
+        row_entries = items @ np.diff(baskets.indptr).astype(np.float64)
+        self.similarity = blockwise_knn(
+            data.n_items, data.n_items, config.neighbours, block, row_entries
+        )
         self.trained_history = data.positive_matrix().copy()

@@ -27,6 +27,10 @@ _KIND_CODE = {
 }
 
 
+# the item columns ItemFeatures reads: a snapshot decodes no other (attributes stay unread)
+ITEM_FEATURE_COLUMNS = ("title", "text", "categories", "tags", "published_at", "hidden")
+
+
 @dataclass(frozen=True)
 class ItemFeatures:
     """Catalogue fields aligned with the item vocabulary (missing items have empty fields)."""
@@ -167,7 +171,7 @@ class Dataset:
     def from_store(cls, store: Store, feedback_types: Mapping[str, FeedbackType]) -> Dataset:
         """A snapshot of everything in the store: every user and item, even without events."""
         cols = store.feedback.columns()
-        item_rows = store.items.get_many(store.items.all_keys())
+        item_rows = store.items.all_rows(ITEM_FEATURE_COLUMNS)
         user_keys = np.array(store.users.all_keys(), dtype=object)
         rel_users, rel_others, _ = store.relations.edges()
         return cls.from_events(

@@ -4,6 +4,11 @@ Full ranking over the whole catalogue is the default, because sampled metrics (o
 relevant item against a few random ones) rank models differently from what users see.
 Sampled figures are computed only on request and every key starts with ``sampled_``, so a
 report can never pass one off as a full-ranking figure.
+
+What scales with the catalogue is the number of users ranked: ``max_users`` ranks a seeded
+sample of the test users (stated as ``users_evaluated`` and ``sample_seed``), and the
+lists come from :mod:`recserve.evaluation.ranking` (bounded batches, sparse exclusions,
+``argpartition``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,12 @@ from recserve.evaluation.metrics import (
     novelty,
     per_user,
     rmse,
+)
+from recserve.evaluation.ranking import (
+    EVAL_MEMORY_BYTES,
+    recommend_batch,
+    rows_per_batch,
+    sample_rows,
 )
 from recserve.evaluation.splitters import Split
 
@@ -75,6 +86,20 @@ def ranking_targets(split: Split) -> RankingTargets:
     )
 
 
+def sample_targets(targets: RankingTargets, max_users: int | None, seed: int) -> RankingTargets:
+    """A seeded sample of ``max_users`` of the targets' users (all of them when fewer)."""
+    keep = sample_rows(len(targets.users), max_users, seed)
+    if len(keep) == len(targets.users):
+        return targets
+    return RankingTargets(
+        users=targets.users[keep],
+        model_users=targets.model_users[keep],
+        relevant=targets.relevant[keep],
+        exclude=targets.exclude[keep],
+        history=None if targets.history is None else targets.history[keep],
+    )
+
+
 def _check(model: Recommender[Any], split: Split, ks: Sequence[int], names: Sequence[str]) -> None:
     unknown = set(names) - set(ACCURACY_METRICS) - set(BEYOND_ACCURACY)
     if unknown:
@@ -100,16 +125,19 @@ def _history(targets: RankingTargets, rows: slice) -> sp.csr_matrix | None:
 
 
 def recommend_for(
-    model: Recommender[Any], targets: RankingTargets, n: int, batch_size: int = 512
+    model: Recommender[Any],
+    targets: RankingTargets,
+    n: int,
+    batch_size: int = 512,
+    memory_bytes: int = EVAL_MEMORY_BYTES,
 ) -> np.ndarray:
-    """Top-n lists (``-1`` padded) for every evaluated user, in batches."""
+    """Top-n lists (``-1`` padded) for every evaluated user, in batches of at most
+    ``batch_size`` users whose scores fit in ``memory_bytes``."""
     lists = [np.empty((0, n), dtype=np.int64)]
-    for rows in _batches(len(targets.users), batch_size):
-        ids, _ = model.recommend(
-            targets.model_users[rows],
-            history=_history(targets, rows),
-            n=n,
-            exclude=targets.exclude[rows],
+    step = rows_per_batch(model.n_items, batch_size, memory_bytes)
+    for rows in _batches(len(targets.users), step):
+        ids, _ = recommend_batch(
+            model, targets.model_users[rows], _history(targets, rows), n, targets.exclude[rows]
         )
         lists.append(ids)
     return np.concatenate(lists)
@@ -164,7 +192,7 @@ def _sampled_ranks(
     """
     rng = np.random.default_rng(seed)
     rows_of, ranks = [], []
-    for rows in _batches(len(targets.users), batch_size):
+    for rows in _batches(len(targets.users), rows_per_batch(model.n_items, batch_size)):
         users, history = targets.model_users[rows], _history(targets, rows)
         scores = np.array(model.score(users, history), dtype=np.float64)
         scores[~model.has_signal(users, history)] = -np.inf
@@ -216,12 +244,21 @@ def evaluate_ranking(
     batch_size: int = 512,
     sampled_negatives: int | None = None,
     seed: int = 0,
+    *,
+    max_users: int | None = None,
+    sample_seed: int = 0,
+    memory_bytes: int = EVAL_MEMORY_BYTES,
 ) -> dict[str, float]:
     """Top-N metrics of ``model`` (fitted on ``split.train``) on ``split.test``.
 
     Each test user with a target (see :func:`ranking_targets`) gets a list over the whole
     catalogue with what they saw before excluded; held-out users are asked about as unknown
     (``-1``) with their history. Keys are ``"<metric>@<k>"`` plus ``"users_evaluated"``.
+
+    With ``max_users``, a sample of that many test users drawn with ``sample_seed`` is
+    ranked (all of them when there are fewer); the result then also states ``sample_seed``
+    and ``users_eligible`` (how many had a target). Users are scored in batches of at most
+    ``batch_size`` whose float32 scores fit in ``memory_bytes``.
 
     With ``sampled_negatives``, each target is ranked against that many random items the
     user has not seen (seeded by ``seed``), only accuracy metrics are computed, and their
@@ -231,6 +268,8 @@ def evaluate_ranking(
     names = list(dict.fromkeys(metrics))
     _check(model, split, ks, names)
     targets = ranking_targets(split)
+    eligible = len(targets.users)
+    targets = sample_targets(targets, max_users, sample_seed)
     accuracy = [m for m in names if m in ACCURACY_METRICS]
     if sampled_negatives is not None:
         if sampled_negatives < 1:
@@ -238,11 +277,14 @@ def evaluate_ranking(
         result = _sampled_metrics(model, targets, ks, accuracy, sampled_negatives, batch_size, seed)
         result["sampled_negatives"] = sampled_negatives
     else:
-        recommended = recommend_for(model, targets, max(ks), batch_size)
+        recommended = recommend_for(model, targets, max(ks), batch_size, memory_bytes)
         result = accuracy_metrics(recommended, targets.relevant, ks, accuracy) if accuracy else {}
         beyond = [m for m in names if m in BEYOND_ACCURACY]
         result.update(_beyond_accuracy(recommended, split.train, ks, beyond))
     result["users_evaluated"] = len(targets.users)
+    if max_users is not None:
+        result["users_eligible"] = eligible
+        result["sample_seed"] = sample_seed
     return result
 
 

@@ -19,6 +19,7 @@ from recserve.algorithms import Recommender
 from recserve.data import Dataset
 from recserve.data.dataset import POSITIVE
 from recserve.evaluation import Split, evaluate_ranking
+from recserve.evaluation.ranking import DEFAULT_EVAL_USERS, DEFAULT_SAMPLE_SEED
 from recserve.registry import ArtifactError, ModelRegistry
 
 PromoteMode = Literal["if_better", "always", "never"]
@@ -71,8 +72,17 @@ def split_record(split: Split) -> dict[str, Any]:
 
 
 def evaluate(model: Recommender[Any], split: Split) -> dict[str, float]:
-    """Ranking metrics at 10 of a model fitted on ``split.train`` (NaN made None-free: 0)."""
-    result = evaluate_ranking(model, split, k=10, metrics=METRICS)
+    """Ranking metrics at 10 of a model fitted on ``split.train`` (NaN made None-free: 0),
+    over a seeded sample of at most ``DEFAULT_EVAL_USERS`` test users (the same for every
+    candidate and the champion, so they are compared on the same users)."""
+    result = evaluate_ranking(
+        model,
+        split,
+        k=10,
+        metrics=METRICS,
+        max_users=DEFAULT_EVAL_USERS,
+        sample_seed=DEFAULT_SAMPLE_SEED,
+    )
     return {
         k: (0.0 if isinstance(v, float) and math.isnan(v) else float(v)) for k, v in result.items()
     }
