@@ -41,8 +41,11 @@ def in_memory(
     models that answer ``scenario`` (``engine.history_cached``; or there is no user),
     the deleted-users marks are fresh (``engine.is_forgotten`` re-reads them from the store
     every ``forgotten_reload_seconds``), the live counters are this process's (not Redis),
-    and no pinned item has to be looked up nor item catalogue built for a filter."""
+    and no pinned item has to be looked up, item catalogue built for a filter nor item
+    details read (``fields``)."""
     if options.pins or options.category is not None or options.filter is not None:
+        return False
+    if options.fields:
         return False
     if options.diversity > 0 or engine.live_counts_factory is not local_counts:
         return False
@@ -70,7 +73,7 @@ async def recommend(user_id: UserIdPath, engine: EngineDep, options: ListParams)
 def recommendations_body(engine: ServingEngine, user_id: str, options: ListOptions) -> bytes:
     """The JSON answer of the route (and of the fast lane, api/fast_lane.py)."""
     result = engine.recommend(user_id, options.n, options)
-    return list_response(result, options, user_id=user_id).model_dump_json().encode()
+    return list_response(result, options, engine.store, user_id=user_id).model_dump_json().encode()
 
 
 @router.get(
@@ -86,7 +89,7 @@ def similar_items(
     if store.items.get(item_id) is None:
         raise item_not_found(item_id)
     result = engine.similar_items(item_id, options.n, options)
-    return json_response(list_response(result, options, item_id=item_id))
+    return json_response(list_response(result, options, store, item_id=item_id))
 
 
 @router.get("/popular", response_model=ListResponse, responses=NOT_READY, summary="Popular items")
@@ -105,4 +108,4 @@ async def popular(
 def popular_body(engine: ServingEngine, options: ListOptions, user_id: str | None) -> bytes:
     """The JSON answer of the route (and of the fast lane, api/fast_lane.py)."""
     result = engine.popular(options.n, user_id, options)
-    return list_response(result, options, user_id=user_id).model_dump_json().encode()
+    return list_response(result, options, engine.store, user_id=user_id).model_dump_json().encode()
