@@ -231,6 +231,9 @@ class ServingEngine:
     def served(self) -> dict[str, ServedModel]:
         return dict(self._served)
 
+    def has_champion(self, scenario: str) -> bool:
+        return scenario in self._served
+
     def _model(self, scenario: str) -> ServedModel:
         served = self._served.get(scenario)
         if served is None:

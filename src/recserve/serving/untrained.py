@@ -81,8 +81,7 @@ class UntrainedPopular:
         voted = model.scores > 0
         if not voted.any():
             return None
-        blocked = self.blocked_items(model)
-        mask = ~voted
-        mask[blocked.indices] = True
+        model.scores[~voted] = -np.inf  # never listed: not a vote, not a filter
         manifest = {"created_at": time.time(), "family": "popular"}
-        return ServedModel(ModelVersion(NAME, VERSION, manifest), model, BlockedItems(mask))
+        version = ModelVersion(NAME, VERSION, manifest)
+        return ServedModel(version, model, self.blocked_items(model))

@@ -42,7 +42,10 @@ def in_memory(
     the deleted-users marks are fresh (``engine.is_forgotten`` re-reads them from the store
     every ``forgotten_reload_seconds``), the live counters are this process's (not Redis),
     and no pinned item has to be looked up, item catalogue built for a filter nor item
-    details read (``fields``)."""
+    details read (``fields``); and a champion answers (before the first training popular is
+    counted from the store: serving/untrained.py)."""
+    if not engine.has_champion(scenario):
+        return False
     if options.pins or options.category is not None or options.filter is not None:
         return False
     if options.fields:
