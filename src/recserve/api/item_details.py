@@ -21,6 +21,6 @@ def read(store: Store, item_ids: Iterable[str], fields: Sequence[str]) -> Detail
     keys = list(dict.fromkeys(item_ids))
     rows = store.items.columns_of(keys, fields)
     return {
-        key: ItemDetails(**{f: iso(row[f]) if f in _TIMES else row[f] for f in fields})
+        key: ItemDetails.model_validate({f: iso(row[f]) if f in _TIMES else row[f] for f in fields})
         for key, row in rows.items()
     }
