@@ -21,13 +21,6 @@ DETAIL_FIELDS = (
     "created_at",
     "updated_at",
 )
-# Why a list is empty or shorter than asked (``reason``): docs/api-guide.md, "Empty lists".
-LIST_REASONS = (
-    "no_history",
-    "no_content",
-    "filtered",
-    "no_more_items",
-)
 
 
 class Reason(BaseModel):
@@ -76,7 +69,7 @@ class ListItem(BaseModel):
 
 REASON_DESCRIPTION = (
     "Why the list is empty or shorter than asked (null when it is full): no_history, "
-    "no_content, filtered, no_more_items (docs/api-guide.md, Empty lists)"
+    "no_content, filtered, no_more_items (docs/api-guide.md, Empty and short lists)"
 )
 
 

@@ -65,7 +65,8 @@ def in_memory(
 )
 async def recommend(user_id: UserIdPath, engine: EngineDep, options: ListParams) -> Response:
     """Leaves out items the user gave positive or negative feedback on, and hidden items.
-    A user the model cannot personalise for (unknown, no history) gets popular items."""
+    A user the model cannot personalise for (unknown, no history) gets popular items, as
+    does every user before the first training."""
     if in_memory(engine, user_id, options, "recommended"):
         body = recommendations_body(engine, user_id, options)
     else:
@@ -88,7 +89,9 @@ def recommendations_body(engine: ServingEngine, user_id: str, options: ListOptio
 def similar_items(
     item_id: ItemIdPath, store: StoreDep, engine: EngineDep, options: ListParams
 ) -> Response:
-    """An item added since the last training gets an empty list until the next one."""
+    """An item added since the last training is compared by its content with the model's
+    items (``model: content_similarity``); without content the list is empty with
+    ``reason: no_content``."""
     if store.items.get(item_id) is None:
         raise item_not_found(item_id)
     result = engine.similar_items(item_id, options.n, options)
@@ -100,7 +103,8 @@ async def popular(
     engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
 ) -> Response:
     """With ``user_id``, leaves out what that user has already given feedback on. Counts
-    positive feedback posted since the last training."""
+    positive feedback posted since the last training; before the first training, ranks by
+    the positive feedback in the store (``model: live_counts/untrained``)."""
     if in_memory(engine, user_id, options, "popular"):
         body = popular_body(engine, options, user_id)
     else:
