@@ -73,7 +73,6 @@ async def item_fields(
             description="Stored item fields to add to each entry as `details`, comma-separated: "
             + ", ".join(DETAIL_FIELDS)
             + ". Read in one query per response.",
-            examples=["title,categories"],
         ),
     ] = None,
 ) -> tuple[str, ...]:
