@@ -10,8 +10,9 @@ neighbours are indices of the champion's items and go through the same request p
 (filters, diversity, pins, paging) as any similar-items answer. Only items sharing a term
 with the new one are listed (cosine > 0).
 
-Cost: one read of the catalogue's rows and a TF-IDF fit per served item space (about the
-cost of the item catalogue that filters build), then a sparse product per request.
+Cost: one read of the catalogue's rows and a TF-IDF fit per served item space, then every
+item scored per request: at 100k items a 6.3 s fit, 7 MB of vectors, 51 ms per request
+(docs/scenarios.md, "Before the first training and new items").
 """
 
 from __future__ import annotations
