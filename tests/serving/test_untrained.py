@@ -15,6 +15,7 @@ from recserve.api import create_app
 from recserve.config import Settings
 from tests.api.conftest import make_client, train
 from tests.api.test_fast_lane import counting_engine
+from tests.api.test_scenarios import serve
 
 __all__ = ["make_client"]  # the fixture, shared with the API tests
 
@@ -78,6 +79,8 @@ def test_recommendations_before_training_are_popular_without_what_the_user_saw(
         assert body["items"][0]["explanation"]["reason"] == "popular"
     stranger = client.get("/v1/users/nobody/recommendations", params={"n": 2}).json()
     assert ids(stranger) == ["a", "b"]
+    ranked = client.post("/v1/users/fan4/rank", json={"item_ids": ["c", "b"]}).json()
+    assert ranked["model"] == UNTRAINED and [e["item_id"] for e in ranked["items"]] == ["b", "c"]
 
 
 def test_hidden_items_filters_and_other_writers(client: TestClient) -> None:
@@ -128,3 +131,24 @@ def test_the_fast_lane_leaves_it_to_the_route(make_client: Callable[..., TestCli
         one.pop("recommendation_id"), other.pop("recommendation_id")
         assert one == other and one["model"] == UNTRAINED, url
     assert calls[0] == 3, "each went through FastAPI's route"
+
+
+def test_a_cold_user_falls_back_to_counted_popular_without_a_popular_champion(
+    client: TestClient,
+) -> None:
+    """recommended is trained, popular is not (``recserve train --models item_knn``)."""
+    post(client, likes("a", range(5)) + likes("b", range(3)) + likes("c", range(2)))
+    serve(client, "item_knn", "item_knn", ("recommended",))
+    known = client.get("/v1/users/fan4/recommendations", params={"n": 2}).json()
+    assert known["model"].startswith("item_knn/")
+    cold = client.get("/v1/users/stranger/recommendations", params={"n": 2}).json()
+    assert cold["model"] == UNTRAINED and ids(cold) == ["a", "b"]
+    ranked = client.post("/v1/users/stranger/rank", json={"item_ids": ["x", "c", "a"]})
+    assert ranked.status_code == 200, ranked.text
+    body = ranked.json()
+    assert body["model"] == UNTRAINED
+    assert [(e["item_id"], e["score"]) for e in body["items"]] == [
+        ("a", 5.0),
+        ("c", 2.0),
+        ("x", None),
+    ]

@@ -507,15 +507,22 @@ def session(
 
 def rank(engine: ServingEngine, user_id: str, item_ids: list[str]) -> RankedCandidates:
     """The recommended champion's scores for ``item_ids``, best first; a user it cannot
-    personalise is ranked by popular. Unknown items come last in the given order; hidden
-    items are left out."""
+    personalise is ranked by popular (before the first training, counted from the store).
+    Unknown items come last in the given order; hidden items are left out."""
     item_ids = list(dict.fromkeys(item_ids))
-    chosen = _personal(engine, user_id)
+    chosen = _personal(engine, user_id) if engine.has_champion("recommended") else None
     if chosen is None:
-        raise core.ModelNotReady("no model is trained for 'popular' yet; run `recserve train`")
-    served, model = chosen.served, chosen.served.model
+        counted = engine.untrained_popular.served()
+        if counted is None:
+            raise core.ModelNotReady(
+                "no model is trained for 'popular' yet and no positive feedback has been received"
+            )
+        served, model = counted, counted.model
+        scores = model.score(np.array([-1]))[0]
+    else:
+        served, model = chosen.served, chosen.served.model
+        scores = model.score(chosen.users, chosen.live.positive, chosen.sequences)[0]
     assert model.items is not None
-    scores = model.score(chosen.users, chosen.live.positive, chosen.sequences)[0]
     indices = model.items.index(item_ids)
     known = [
         (i, float(scores[x]))
