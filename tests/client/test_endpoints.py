@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from recserve.client import NotFound, ServerUnavailable
+from recserve.client import NotFound, ServerUnavailable, ValidationFailed
 from recserve.client.models import (
     ExperimentCreate,
     FeedbackCreate,
@@ -236,8 +236,25 @@ def test_recommendations_with_every_list_parameter(make: Callable[..., Any]) -> 
     explained = api.recommend("u00", n=2, explain=True)
     assert all(e.explanation is not None and e.explanation.reason for e in explained.items)
     assert ids(api.recommend("u00", n=2, include=["i00"], exclude_seen=False)) == ["i00"]
-    assert ids(api.recommend("u00", n=2, include=["i00"])) == []
+    empty = api.recommend("u00", n=2, include=["i00"])
+    assert ids(empty) == [] and empty.reason == "filtered"
     assert len(api.recommend("u00", n=4, diversity=1.0).items) == 4
+    described = api.recommend("u00", n=3, fields=["title", "categories"])
+    assert all(e.details is not None for e in described.items)
+    assert [(e.details.title, e.details.categories) for e in described.items] == [
+        (f"item {int(i[1:])}", ["block-0"]) for i in ids(described)
+    ]
+    assert (
+        described.items[0].details.model_dump()
+        == {  # only the named fields
+            "title": f"item {int(ids(described)[0][1:])}",
+            "categories": ["block-0"],
+        }
+    )
+    assert top.items[0].details is None and top.reason is None
+    with pytest.raises(ValidationFailed) as unknown:
+        api.recommend("u00", fields=["title", "price"])
+    assert unknown.value.code == "invalid_fields"
     with pytest.raises(TypeError, match="colour"):
         api.recommend("u00", colour="red")
 
@@ -255,6 +272,14 @@ def test_item_lists(make: Callable[..., Any]) -> None:
     trending = api.trending(n=3, explain=True)
     assert len(trending.items) == 3 and trending.items[0].explanation is not None
     assert ids(api.latest(n=3)) == ["i23", "i22", "i21"]  # published_at grows with the id
+    for listed in (
+        api.similar_items("i00", n=2, fields="tags"),
+        api.bought_together("i09", n=2, fields=["tags"]),
+        api.popular(n=2, fields=["tags"]),
+        api.trending(n=2, fields=["tags"]),
+        api.latest(n=2, fields=["tags"]),
+    ):
+        assert [e.details.model_dump() for e in listed.items] == [{"tags": []}] * 2
     assert ids(api.latest(n=2, category="block-0")) == ["i07", "i06"]
 
 
@@ -280,6 +305,15 @@ def test_personal_scenarios(make: Callable[..., Any]) -> None:
     ranked = api.rank("u00", ["i20", "nope", "i05"])
     assert [r.item_id for r in ranked.items] == ["i05", "i20", "nope"]
     assert ranked.items[-1].score is None and ranked.items[0].score is not None
+    titled = api.rank("u00", ["i20", "nope", "i05"], fields=["title"])
+    assert [r.details.title if r.details else None for r in titled.items] == [
+        "item 5",
+        "item 20",
+        None,
+    ]
+    described = api.because_you_liked("u00", anchors=1, n=2, fields=["attributes"])
+    assert all(i.details is not None for g in described.groups for i in g.items)
+    assert api.because_you_liked("nobody-here", n=2).reason == "no_history"
 
 
 # models, scenarios, jobs and experiments ----------------------------------------------------

@@ -40,7 +40,10 @@ def engine(tmp_path: Path) -> ServingEngine:
     registry = ModelRegistry(tmp_path / "models")
     engine = ServingEngine(store, registry, default_feedback_types())
     with pytest.raises(ModelNotReady):
-        engine.recommend("u0", 5)
+        engine.similar_items("i0", 5)
+    early = engine.recommend("u0", 5)  # before training: popular, counted from the store
+    assert early.model == "live_counts/untrained" and len(early.item_ids) == 5
+    assert not {e[0] for e in store.feedback.user_history("u0")} & set(early.item_ids)
     train_default_models(store, registry, default_feedback_types())
     assert {"popular", "recommended", "similar_items"} <= set(engine.refresh())
     assert engine.ready
@@ -117,7 +120,8 @@ def test_similar_items_and_unknown_item(engine: ServingEngine) -> None:
     result = engine.similar_items("i0", 4)
     assert len(result.item_ids) == 4 and "i0" not in result.item_ids
     assert {_block(i) for i in result.item_ids} == {0}
-    assert engine.similar_items("not-in-model", 4).item_ids == []
+    unknown = engine.similar_items("not-in-model", 4)
+    assert unknown.item_ids == [] and unknown.reason == "no_content"
 
 
 def test_popular_excludes_what_the_user_saw(engine: ServingEngine) -> None:

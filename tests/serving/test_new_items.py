@@ -153,7 +153,10 @@ def test_a_model_that_cannot_place_new_items_keeps_serving(client: TestClient) -
     assert state.engine.served()["recommended"] is before
     items, served_by = recommended(client, BLOCK2_USER, 30)
     assert served_by == ref and NEW not in items
-    assert similar(client, NEW, 5)[0] == []
+    # its neighbours come from its content (serving/content_neighbours.py), not the model
+    neighbours, served_by = similar(client, NEW, 5)
+    assert served_by == "content_similarity"
+    assert len(neighbours) == 5 and all(block_of(i) == 2 for i in neighbours), neighbours
 
 
 def test_a_champion_trained_before_an_item_was_inserted_catches_up(client: TestClient) -> None:
@@ -169,3 +172,60 @@ def test_a_champion_trained_before_an_item_was_inserted_catches_up(client: TestC
     neighbours, _ = similar(client, NEW, 5)
     assert len(neighbours) == 5 and all(block_of(i) == 2 for i in neighbours)
     assert state.engine.catch_up_items() == [], "nothing left to place"
+
+
+@pytest.fixture
+def knn_client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    """The catalogue and events of ``client`` on SQLite or PostgreSQL, item_knn serving
+    similar items and cooccurrence bought-together: collaborative models only."""
+    settings = Settings(data_dir=tmp_path, database_url=database_url, model_poll_seconds=0)
+    with TestClient(create_app(settings)) as c:
+        rows = [item_row(i, b) for b in range(BLOCKS) for i in block_items(b)]
+        assert c.post("/v1/items", json=rows).status_code == 200
+        assert c.post("/v1/feedback", json=synthetic_events()).status_code == 200
+        serve(c, "item_knn")
+        yield c
+
+
+def test_a_new_item_gets_neighbours_from_its_content(knn_client: TestClient) -> None:
+    """item_knn cannot place an item created after its training: the item's title,
+    categories, tags and text find its neighbours, through the whole request path."""
+    assert knn_client.post("/v1/items", json=[item_row(NEW, 2)]).status_code == 200
+    body = knn_client.get(
+        f"/v1/items/{NEW}/similar", params={"n": 4, "explain": True, "fields": "categories"}
+    ).json()
+    neighbours = [e["item_id"] for e in body["items"]]
+    assert body["model"] == "content_similarity" and body["reason"] is None
+    assert len(neighbours) == 4 and all(block_of(i) == 2 for i in neighbours), neighbours
+    assert all(e["explanation"]["reason"] == "similar_to" for e in body["items"])
+    assert all(e["explanation"]["items"][0]["item_id"] == NEW for e in body["items"])
+    assert all(e["details"] == {"categories": ["genre-2"]} for e in body["items"])
+    scores = [e["score"] for e in body["items"]]
+    assert scores == sorted(scores, reverse=True) and scores[-1] > 0
+
+    # filters and paging apply to content neighbours as to any list
+    page2 = knn_client.get(f"/v1/items/{NEW}/similar", params={"n": 4, "offset": 4}).json()
+    assert not {e["item_id"] for e in page2["items"]} & set(neighbours)
+    narrowed = knn_client.get(
+        f"/v1/items/{NEW}/similar", params={"n": 4, "include": ["i21", "i05"]}
+    ).json()
+    assert [e["item_id"] for e in narrowed["items"]] == ["i21", "i05"], "i05: only 'album'"
+    assert narrowed["reason"] == "filtered"
+    # bought-together falls back to similar items, so to the content too
+    together = knn_client.get(f"/v1/items/{NEW}/bought-together", params={"n": 3}).json()
+    assert together["model"] == "content_similarity"
+    assert all(block_of(e["item_id"]) == 2 for e in together["items"])
+
+
+def test_a_new_item_without_content_says_so(knn_client: TestClient) -> None:
+    assert knn_client.post("/v1/items", json=[{"item_id": "bare"}]).status_code == 200
+    for path in ("/v1/items/bare/similar", "/v1/items/bare/bought-together"):
+        response = knn_client.get(path)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["items"] == [] and body["reason"] == "no_content", path
+    # words no catalogue item uses: nothing to compare with
+    odd = {"item_id": "odd", "title": "zzyzx qwerty", "tags": ["xylophone"]}
+    assert knn_client.post("/v1/items", json=[odd]).status_code == 200
+    body = knn_client.get("/v1/items/odd/similar").json()
+    assert body["items"] == [] and body["reason"] == "no_more_items"

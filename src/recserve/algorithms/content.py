@@ -183,6 +183,20 @@ class ContentRecommender(Recommender[Config]):
         scores[items < 0] = -np.inf
         return top_n(scores, n)
 
+    def similar_to_documents(
+        self, documents: list[str], n: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The n catalogue items closest to each of ``documents`` (texts outside the catalogue,
+        such as a new item's), encoded in the fitted space; -1 padded. A document the family
+        cannot encode (``_encode_new`` gives None) or without text gets no neighbour."""
+        self._check_fitted()
+        encoded = self._encode_new(documents)
+        if encoded is None:
+            return np.full((len(documents), n), -1, np.int64), np.full(
+                (len(documents), n), -np.inf, np.float32
+            )
+        return top_n(self._similarity(encoded), n)
+
     def _encode_new(self, documents: list[str]) -> Vectors | None:
         """Vectors of documents not seen at fit time, in the fitted space; None: cannot
         (the default: ``_encode`` may learn a new space, as TF-IDF's fit does)."""

@@ -262,9 +262,12 @@ class AsyncClient:
         """For an anonymous session given as its items, oldest first."""
         return await self.send(api.session_items_recommendations(item_ids, options))
 
-    async def rank(self, user_id: str, item_ids: Sequence[str]) -> RankResponse:
-        """The user's personalised order of ``item_ids`` (unknown ones last)."""
-        return await self.send(api.rank(user_id, item_ids))
+    async def rank(
+        self, user_id: str, item_ids: Sequence[str], fields: Sequence[str] | None = None
+    ) -> RankResponse:
+        """The user's personalised order of ``item_ids`` (unknown ones last); ``fields``
+        adds those stored item fields to each entry as ``details``."""
+        return await self.send(api.rank(user_id, item_ids, fields))
 
     # models and scenarios ---------------------------------------------------------------
 

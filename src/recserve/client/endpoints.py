@@ -64,6 +64,7 @@ class ListOptions(TypedDict, total=False):
     diversity: float  # 0 (by relevance) .. 1 (most varied)
     pins: Mapping[str, int] | Sequence[tuple[str, int]]  # item id -> 1-based position
     explain: bool  # add an explanation to every item
+    fields: Sequence[str]  # stored item fields per entry, as ``details``: ["title", "tags"]
 
 
 _LIST_KEYS = frozenset(ListOptions.__annotations__)
@@ -89,12 +90,21 @@ def list_params(options: Mapping[str, Any]) -> list[tuple[str, str]]:
             if isinstance(value, str):
                 raise TypeError(f"{name} takes a list of item ids, not one string")
             params.extend((name, str(v)) for v in value)
+        elif name == "fields":
+            params.extend(_fields(value))
         elif name == "pins":
             pairs = value.items() if isinstance(value, Mapping) else value
             params.extend(("pin", f"{item}:{int(position)}") for item, position in pairs)
         else:
             params.append((name, _text(value)))
     return params
+
+
+def _fields(names: Sequence[str] | str | None) -> list[tuple[str, str]]:
+    """Item field names as the one comma-separated ``fields`` parameter (none: nothing)."""
+    if not names:
+        return []
+    return [("fields", names if isinstance(names, str) else ",".join(names))]
 
 
 def _query(**values: Any) -> list[tuple[str, str]]:
@@ -271,11 +281,14 @@ def people_you_may_know(user_id: str, n: int, offset: int) -> Call[PeopleRespons
     return _get(path, _model(PeopleResponse), n=n, offset=offset)
 
 
-def rank(user_id: str, item_ids: Sequence[str]) -> Call[RankResponse]:
+def rank(
+    user_id: str, item_ids: Sequence[str], fields: Sequence[str] | None = None
+) -> Call[RankResponse]:
     return Call(
         "POST",
         f"/v1/users/{_seg(user_id)}/rank",
         _model(RankResponse),
+        _fields(fields),
         json={"item_ids": list(item_ids)},
         idempotent=True,  # a read: nothing is stored
     )

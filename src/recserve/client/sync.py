@@ -239,9 +239,12 @@ class Client:
         """For an anonymous session given as its items, oldest first."""
         return self.send(api.session_items_recommendations(item_ids, options))
 
-    def rank(self, user_id: str, item_ids: Sequence[str]) -> RankResponse:
-        """The user's personalised order of ``item_ids`` (unknown ones last)."""
-        return self.send(api.rank(user_id, item_ids))
+    def rank(
+        self, user_id: str, item_ids: Sequence[str], fields: Sequence[str] | None = None
+    ) -> RankResponse:
+        """The user's personalised order of ``item_ids`` (unknown ones last); ``fields``
+        adds those stored item fields to each entry as ``details``."""
+        return self.send(api.rank(user_id, item_ids, fields))
 
     # models and scenarios ---------------------------------------------------------------
 

@@ -69,6 +69,8 @@ def _recommended(engine: ServingEngine, user_id: str) -> Section:
     served: list[Any] = []
 
     def call(options: ListOptions) -> RecommendationList:
+        if not engine.has_champion("recommended"):  # before training: popular, as the API
+            return engine.popular(options.n, user_id, options)
         model, arm = engine.served_for("recommended", user_id)
         served.append(arm)
         return scenarios.recommend(engine, user_id, options, model)

@@ -32,6 +32,7 @@ from recserve.registry import ArtifactError, ModelRegistry, ModelVersion
 from recserve.serving import scenarios
 from recserve.serving.allowed import BlockedItems
 from recserve.serving.catalogue import ItemCatalogue
+from recserve.serving.content_neighbours import ContentNeighbours
 from recserve.serving.explain import Explanation
 from recserve.serving.history import HistoryCache, UserHistory
 from recserve.serving.live import LiveCounter, LiveCountsFactory, local_counts
@@ -39,6 +40,7 @@ from recserve.serving.memory import release_freed_memory
 from recserve.serving.options import ListOptions
 from recserve.serving.retrieval import ANN_MIN_ITEMS, attach_neighbours, attach_retrieval
 from recserve.serving.sessions import session_items
+from recserve.serving.untrained import UntrainedPopular
 from recserve.store import Store
 from recserve.store.forgotten import snapshot_time, user_key
 
@@ -109,6 +111,7 @@ class RecommendationList:
     pinned: frozenset[str] = frozenset()  # items placed by a pin rule
     experiment: str | None = None  # served under this A/B experiment ...
     variant: str | None = None  # ... as this variant (recserve.experiments)
+    reason: str | None = None  # why the list is shorter than asked (serving/reasons.py)
 
 
 def new_recommendation_id() -> str:
@@ -135,6 +138,10 @@ class ServingEngine:
         # users' live histories: off unless the caller reports every write (observe_feedback,
         # forget_user), as the API does; app.py sizes it from Settings (serving/history.py)
         self.histories = HistoryCache(max_users=0)
+        # content neighbours of items the similar-items champion never saw (fitted lazily)
+        self.content_neighbours = ContentNeighbours(store)
+        # popular before the first training, from the store's counts (serving/untrained.py)
+        self.untrained_popular = UntrainedPopular(store, feedback_types, self._blocked_items)
         self._load_forgotten()  # privacy deletes: see the forgotten users block below
         # A/B experiments: see the experiments block below
         self.experiments = ExperimentRouter(store.experiments, self.load_version)
@@ -150,6 +157,8 @@ class ServingEngine:
         """
         swapped = self._load_champions()
         if swapped:
+            spaces = [s.model.items for s in self._served.values()]
+            self.content_neighbours.keep([v for v in spaces if v is not None])
             try:
                 self.catch_up_items()
             except Exception:  # the champions serve anyway; the items wait for a retraining
@@ -211,6 +220,7 @@ class ServingEngine:
 
     def set_item_blocked(self, item_id: str, blocked: bool) -> None:
         """An item was hidden, shown or deleted: apply it to every served model at once."""
+        self.untrained_popular.changed()
         models = [*self._served.values(), *self.experiments.models()]
         for served in {id(s): s for s in models}.values():
             assert served.model.items is not None
@@ -220,6 +230,9 @@ class ServingEngine:
 
     def served(self) -> dict[str, ServedModel]:
         return dict(self._served)
+
+    def has_champion(self, scenario: str) -> bool:
+        return scenario in self._served
 
     def _model(self, scenario: str) -> ServedModel:
         served = self._served.get(scenario)
@@ -324,6 +337,8 @@ class ServingEngine:
     def observe_feedback(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Events just stored: count positive ones for the live popular and trending answers."""
         self.histories.invalidate({str(e["user_id"]) for e in events})  # before any return
+        if "popular" not in self._served:
+            self.untrained_popular.changed()
         targets = [s for s in map(self._served.get, ("popular", "trending")) if s is not None]
         targets += self.experiments.live_ranked()  # global-ranking variants count live too
         if not targets:
@@ -353,7 +368,10 @@ class ServingEngine:
     ) -> RecommendationList:
         """Top-n for a user, without what they already gave feedback on; cold users get popular.
         Under a running experiment the user's variant answers and the list is logged (unless
-        ``log`` is False: a batch export, which is not an impression)."""
+        ``log`` is False: a batch export, which is not an impression). Before the first
+        training every user gets popular (counted from the store)."""
+        if "recommended" not in self._served:
+            return self.popular(n, user_id, options)
         served, arm = self.served_for("recommended", user_id)
         result = scenarios.recommend(self, user_id, replace(options or ListOptions(), n=n), served)
         return self.served_under(arm, user_id, result, log)
@@ -397,6 +415,8 @@ class ServingEngine:
         """popular, trending or latest, with live counters for the first two. With a user,
         under a running experiment on the scenario, the user's variant answers (logged
         unless ``log`` is False)."""
+        if scenario == "popular" and "popular" not in self._served:
+            return scenarios.untrained_popular(self, user_id, options)
         if user_id is None:
             return scenarios.global_ranking(self, scenario, None, options)
         served: ServedModel | None

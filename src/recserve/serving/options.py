@@ -21,6 +21,7 @@ class ListOptions:
     diversity: float = 0.0  # 0: relevance only .. 1: as varied as possible
     pins: tuple[tuple[str, int], ...] = ()  # (item_id, 1-based position)
     explain: bool = False
+    fields: tuple[str, ...] = ()  # stored item fields to add to each entry (read by the API)
 
     @property
     def depth(self) -> int:

@@ -19,6 +19,7 @@ from recserve.algorithms import Recommender
 from recserve.algorithms.base import top_n
 from recserve.algorithms.similarity import ItemNeighbourhood
 from recserve.data import Vocabulary
+from recserve.serving import reasons
 from recserve.serving.allowed import Allowed, BlockedItems
 from recserve.serving.catalogue import ItemCatalogue
 from recserve.serving.diversity import mmr
@@ -39,6 +40,7 @@ class Ranked:
 
     indices: np.ndarray
     scores: np.ndarray
+    reason: str | None = None  # why fewer than asked: ``reasons.FILTERED`` or ``NO_MORE_ITEMS``
 
 
 def allowed_items(
@@ -173,8 +175,11 @@ def run(
     catalogue: Catalogue,
     allowed: Allowed,
     options: ListOptions,
+    unfiltered: Allowed | None = None,
 ) -> Ranked:
-    """Candidates, then diversity; the caller applies pins and cuts the page."""
+    """Candidates, then diversity; the caller applies pins and cuts the page. A short list
+    says why (``shortfall``); ``unfiltered`` is what the scenario allows before the request's
+    filters (default: every item; similar items: every item but the anchor)."""
     depth = options.depth
     pool = depth
     if options.diversity > 0:
@@ -185,4 +190,21 @@ def run(
     if options.diversity > 0 and len(ids) > 1:
         order = mmr(scores, item_similarity(model, catalogue, ids), depth, options.diversity)
         ids, scores = ids[order], scores[order]
-    return Ranked(ids[:depth], scores[:depth])
+    reason = None
+    if len(ids) < depth:
+        reason = shortfall(source, allowed, unfiltered, len(ids), depth)
+    return Ranked(ids[:depth], scores[:depth], reason)
+
+
+def shortfall(
+    source: Source, allowed: Allowed, unfiltered: Allowed | None, found: int, depth: int
+) -> str:
+    """Why ``source`` gave ``found`` < ``depth`` items: the same source without the
+    request's filters finds more (filters, exclusions, seen or hidden items left them out),
+    or it has no more to give. Asked only for short lists, so a full one costs nothing."""
+    baseline = unfiltered if unfiltered is not None else Allowed.all_but(allowed.size)
+    if len(allowed.dropped()) > len(baseline.dropped()):
+        ids, _ = source(baseline, depth)
+        if int((ids >= 0).sum()) > found:
+            return reasons.FILTERED
+    return reasons.NO_MORE_ITEMS

@@ -18,8 +18,8 @@ import scipy.sparse as sp
 from recserve.algorithms.global_ranking import GlobalRanking
 from recserve.algorithms.similarity import ItemNeighbourhood
 from recserve.data import Vocabulary
+from recserve.serving import content_neighbours, pipeline, reasons
 from recserve.serving import engine as core
-from recserve.serving import pipeline
 from recserve.serving.allowed import Allowed
 from recserve.serving.explain import Explanation, explain
 from recserve.serving.live import popular_scores, trending_scores
@@ -55,6 +55,7 @@ class Groups:
     groups: list[tuple[str, RecommendationList]]
     model: str
     recommendation_id: str
+    reason: str | None = None  # ``no_history`` when there is no group
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,9 @@ def finish(
         item_ids, scores, pinned = apply_pins(item_ids, scores, _valid_pins(engine, options))
     page = slice(options.offset, options.offset + options.n)
     item_ids, scores = item_ids[page], scores[page]
+    reason = None
+    if len(item_ids) < options.n:
+        reason = ranked.reason or reasons.NO_MORE_ITEMS
     explanations = None
     if options.explain:
         indices = served.model.items.index(item_ids)
@@ -131,6 +135,7 @@ def finish(
         recommendation_id=core.new_recommendation_id(),
         explanations=explanations,
         pinned=frozenset(pinned),
+        reason=reason,
     )
 
 
@@ -160,11 +165,16 @@ class _Personal:
     sequences: list[np.ndarray]
 
 
-def _personal(engine: ServingEngine, user_id: str, first: ServedModel | None = None) -> _Personal:
+def _personal(
+    engine: ServingEngine, user_id: str, first: ServedModel | None = None
+) -> _Personal | None:
     """The first model of the recommended FALLBACK chain that can personalise for the user;
-    ``first`` (an experiment variant's model) stands in for the recommended champion."""
+    ``first`` (an experiment variant's model) stands in for the recommended champion.
+    None: the chain reached popular, which has no champion yet (``untrained_popular``)."""
     scenario = "recommended"
     while True:
+        if first is None and scenario == "popular" and "popular" not in engine.served():
+            return None
         served = first if first is not None else engine._model(scenario)
         first = None
         model = served.model
@@ -188,6 +198,8 @@ def recommend(
     """The recommended champion (or ``first``, an experiment variant's model); a user it
     cannot personalise gets popular (FALLBACK)."""
     chosen = _personal(engine, user_id, first)
+    if chosen is None:
+        return untrained_popular(engine, user_id, options)
     served, live = chosen.served, chosen.live
     model = served.model
     if isinstance(model, GlobalRanking) and served is engine.served().get("popular"):
@@ -210,6 +222,7 @@ def _similar_list(
 ) -> pipeline.Ranked:
     model = served.model
     allowed = allowed.without(np.array([index]))
+    unfiltered = Allowed.all_but(allowed.size, np.array([index]))
 
     def source(allowed: Allowed, depth: int) -> tuple[np.ndarray, np.ndarray]:
         def neighbours(k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -218,13 +231,14 @@ def _similar_list(
 
         return pipeline.filtered_neighbours(neighbours, allowed, depth)
 
-    return pipeline.run(source, model, _catalogue(engine, served), allowed, options)
+    return pipeline.run(source, model, _catalogue(engine, served), allowed, options, unfiltered)
 
 
 def similar(
     engine: ServingEngine, scenario: str, item_id: str, options: ListOptions
 ) -> RecommendationList:
-    """Items the scenario's champion calls most similar to ``item_id`` (empty if unknown)."""
+    """Items the scenario's champion calls most similar to ``item_id``; an item it never saw
+    (newer than its training) gets the items closest to its content (``_by_content``)."""
     served = engine._model(scenario)
     assert served.model.items is not None
     index = served.model.items.get(item_id)
@@ -232,10 +246,38 @@ def similar(
         served.blocked, _items(served), _catalogue(engine, served), options
     )
     if index < 0:
-        allowed = Allowed.nothing(allowed.size)
+        return _by_content(engine, served, item_id, allowed, options)
     ranked = _similar_list(engine, served, index, allowed, options)
     reason = "similar_to" if scenario == "similar_items" else "bought_together"
     return finish(engine, served, ranked, options, _fixed_explainer(reason, ((item_id, 1.0),)))
+
+
+def _by_content(
+    engine: ServingEngine,
+    served: ServedModel,
+    item_id: str,
+    allowed: Allowed,
+    options: ListOptions,
+) -> RecommendationList:
+    """The champion's items closest to the content of an item it does not know
+    (serving/content_neighbours.py); empty with ``no_content`` when the item has none."""
+    document = content_neighbours.document_of(engine.store, item_id)
+    explainer = _fixed_explainer("similar_to", ((item_id, 1.0),))
+    if not document:
+        nothing = pipeline.Ranked(np.empty(0, np.int64), np.empty(0), reasons.NO_CONTENT)
+        return finish(engine, served, nothing, options, explainer)
+    items = _items(served)
+    content = engine.content_neighbours
+
+    def source(allowed: Allowed, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        return pipeline.filtered_neighbours(
+            lambda k: content.neighbours(items, document, k), allowed, depth
+        )
+
+    model = content.model_for(items)  # the same item space: diversity compares its items
+    ranked = pipeline.run(source, model, _catalogue(engine, served), allowed, options)
+    result = finish(engine, served, ranked, options, explainer)
+    return replace(result, model=content_neighbours.MODEL_NAME)
 
 
 def bought_together(
@@ -279,19 +321,24 @@ def because_you_liked(
         )
         allowed = allowed.without(model.items.index(result.item_ids))
         groups.append((anchor, result))
-    return Groups(groups, served.ref, core.new_recommendation_id())
+    reason = None if groups else reasons.NO_HISTORY
+    return Groups(groups, served.ref, core.new_recommendation_id(), reason)
 
 
 # -- one list for everyone ------------------------------------------------------------------
 
 
-def _ranking_source(engine: ServingEngine, scenario: str, served: ServedModel) -> pipeline.Source:
+def _ranking_source(
+    engine: ServingEngine, scenario: str, served: ServedModel, counted_live: bool = True
+) -> pipeline.Source:
     """A global ranking's candidates: the trained order, re-scored where popular and
     trending counted votes since training (``pipeline.ranking_source``)."""
     model = served.model
     assert isinstance(model, GlobalRanking)
     trained = model.scores
-    live = engine.live_counts(served) if scenario in ("popular", "trending") else None
+    live = None
+    if counted_live and scenario in ("popular", "trending"):
+        live = engine.live_counts(served)
     if live is None or not live.any:
         return pipeline.ranking_source(model.order, trained.__getitem__, np.empty(0, np.int64))
     counts = live.counts  # before ``changed``: a refresh between the two only adds items
@@ -311,10 +358,12 @@ def global_ranking(
     user_id: str | None,
     options: ListOptions,
     served: ServedModel | None = None,
+    counted_live: bool = True,
 ) -> RecommendationList:
     """popular, trending or latest; with ``user_id``, without what that user has seen.
-    popular and trending add the positive events counted since training. ``served`` (an
-    experiment variant's model version) stands in for the scenario's champion."""
+    popular and trending add the positive events counted since training (``counted_live``:
+    false for a ranking counted from the store just now). ``served`` (an experiment
+    variant's model version) stands in for the scenario's champion."""
     served = served if served is not None else engine._model(scenario)
     model = served.model
     assert model.items is not None
@@ -324,12 +373,25 @@ def global_ranking(
     )
     source: pipeline.Source
     if isinstance(model, GlobalRanking):
-        source = _ranking_source(engine, scenario, served)
+        source = _ranking_source(engine, scenario, served, counted_live)
     else:
         source = pipeline.model_source(model, np.array([-1]), None)
 
     ranked = pipeline.run(source, model, _catalogue(engine, served), allowed, options)
     return finish(engine, served, ranked, options, _fixed_explainer(scenario))
+
+
+def untrained_popular(
+    engine: ServingEngine, user_id: str | None, options: ListOptions
+) -> RecommendationList:
+    """Popular before the first training: counted from the store (serving/untrained.py);
+    ``ModelNotReady`` while no event is positive."""
+    served = engine.untrained_popular.served()
+    if served is None:
+        raise core.ModelNotReady(
+            "no model is trained for 'popular' yet and no positive feedback has been received"
+        )
+    return global_ranking(engine, "popular", user_id, options, served, counted_live=False)
 
 
 # -- people you may know --------------------------------------------------------------------
@@ -435,8 +497,8 @@ def session(
         ranked = pipeline.run(source, model, _catalogue(engine, served), allowed, options)
         return finish(engine, served, ranked, options, _history_explainer(engine, served, history))
     seen_ids = tuple(dict.fromkeys([*item_ids, *negative]))
-    return global_ranking(
-        engine, "popular", None, replace(options, exclude=(*options.exclude, *seen_ids))
+    return engine.global_ranking(
+        "popular", None, replace(options, exclude=(*options.exclude, *seen_ids))
     )
 
 
@@ -445,13 +507,22 @@ def session(
 
 def rank(engine: ServingEngine, user_id: str, item_ids: list[str]) -> RankedCandidates:
     """The recommended champion's scores for ``item_ids``, best first; a user it cannot
-    personalise is ranked by popular. Unknown items come last in the given order; hidden
-    items are left out."""
+    personalise is ranked by popular (before the first training, counted from the store).
+    Unknown items come last in the given order; hidden items are left out."""
     item_ids = list(dict.fromkeys(item_ids))
-    chosen = _personal(engine, user_id)
-    served, model = chosen.served, chosen.served.model
+    chosen = _personal(engine, user_id) if engine.has_champion("recommended") else None
+    if chosen is None:
+        counted = engine.untrained_popular.served()
+        if counted is None:
+            raise core.ModelNotReady(
+                "no model is trained for 'popular' yet and no positive feedback has been received"
+            )
+        served, model = counted, counted.model
+        scores = model.score(np.array([-1]))[0]
+    else:
+        served, model = chosen.served, chosen.served.model
+        scores = model.score(chosen.users, chosen.live.positive, chosen.sequences)[0]
     assert model.items is not None
-    scores = model.score(chosen.users, chosen.live.positive, chosen.sequences)[0]
     indices = model.items.index(item_ids)
     known = [
         (i, float(scores[x]))

@@ -11,12 +11,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
 
+from recserve.api import item_details
 from recserve.api.errors import ApiError
 from recserve.schemas import ID_MAX
-from recserve.schemas.scenarios import Explanation, ListItem, ListResponse, Reason
+from recserve.schemas.scenarios import DETAIL_FIELDS, Explanation, ListItem, ListResponse, Reason
 from recserve.serving import RecommendationList
 from recserve.serving.filters import FilterError, parse_filter
 from recserve.serving.options import ListOptions
+from recserve.store import Store
 
 MAX_OFFSET = 10_000
 MAX_IDS = 1000
@@ -55,6 +57,32 @@ def _pins(values: list[str] | None) -> tuple[tuple[str, int], ...]:
     if len(pins) > MAX_PINS:
         raise _bad("invalid_pin", "pin", f"at most {MAX_PINS} pins")
     return tuple(pins)
+
+
+async def item_fields(
+    fields: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description="Stored item fields to add to each entry as `details`, comma-separated: "
+            + ", ".join(DETAIL_FIELDS)
+            + ". Read in one query per response.",
+        ),
+    ] = None,
+) -> tuple[str, ...]:
+    """``fields`` as a tuple of known names (duplicates and blanks dropped); an unknown name
+    is 422 ``invalid_fields``."""
+    if fields is None:
+        return ()
+    names = tuple(dict.fromkeys(n.strip() for n in fields.split(",") if n.strip()))
+    unknown = [n for n in names if n not in DETAIL_FIELDS]
+    if unknown or not names:
+        said = f"unknown field(s) {', '.join(map(repr, unknown))}" if unknown else "no field"
+        raise _bad("invalid_fields", "fields", f"{said}; known: {', '.join(DETAIL_FIELDS)}", fields)
+    return names
+
+
+ItemFieldsParam = Annotated[tuple[str, ...], Depends(item_fields)]
 
 
 async def top_n(
@@ -102,6 +130,7 @@ async def list_options(
         list[str] | None, Query(description="item_id:position, a promoted item in a slot.")
     ] = None,
     explain: Annotated[bool, Query(description="Say why each item is there.")] = False,
+    fields: ItemFieldsParam = (),
 ) -> ListOptions:
     node = None
     if filter is not None:
@@ -120,13 +149,17 @@ async def list_options(
         diversity=diversity,
         pins=_pins(pin),
         explain=explain,
+        fields=fields,
     )
 
 
 ListParams = Annotated[ListOptions, Depends(list_options)]
 
 
-def list_items(result: RecommendationList) -> list[ListItem]:
+def list_items(
+    result: RecommendationList, details: item_details.Details | None = None
+) -> list[ListItem]:
+    """The entries of a list; with ``details`` (``item_details.read``), each item's fields."""
     explanations: list[Any] = result.explanations or [None] * len(result.item_ids)
     return [
         ListItem(
@@ -138,6 +171,7 @@ def list_items(result: RecommendationList) -> list[ListItem]:
             )
             if e is not None
             else None,
+            details=details.get(i) if details is not None else None,
         )
         for i, s, e in zip(result.item_ids, result.scores, explanations, strict=True)
     ]
@@ -152,19 +186,23 @@ def json_response(body: BaseModel) -> Response:
 def list_response(
     result: RecommendationList,
     options: ListOptions,
+    store: Store,
     *,
     user_id: str | None = None,
     item_id: str | None = None,
     session_id: str | None = None,
 ) -> ListResponse:
+    """The answer of one list; with ``fields``, each item's details (one store query)."""
+    details = item_details.read(store, result.item_ids, options.fields)
     return ListResponse(
         user_id=user_id,
         item_id=item_id,
         session_id=session_id,
-        items=list_items(result),
+        items=list_items(result, details),
         offset=options.offset,
         recommendation_id=result.recommendation_id,
         model=result.model,
         experiment=result.experiment,
         variant=result.variant,
+        reason=result.reason,
     )

@@ -42,8 +42,14 @@ def in_memory(
     models that answer ``scenario`` (``engine.history_cached``; or there is no user),
     the deleted-users marks are fresh (``engine.is_forgotten`` re-reads them from the store
     every ``forgotten_reload_seconds``), the live counters are this process's (not Redis),
-    and no pinned item has to be looked up nor item catalogue built for a filter."""
+    and no pinned item has to be looked up, item catalogue built for a filter nor item
+    details read (``fields``); and a champion answers (before the first training popular is
+    counted from the store: serving/untrained.py)."""
+    if not engine.has_champion(scenario):
+        return False
     if options.pins or options.category is not None or options.filter is not None:
+        return False
+    if options.fields:
         return False
     if options.diversity > 0 or engine.live_counts_factory is not local_counts:
         return False
@@ -69,9 +75,9 @@ async def recommend(
     ] = None,
 ) -> Response:
     """Leaves out items the user gave positive or negative feedback on, and hidden items.
-    A user the model cannot personalise for (unknown, no history) gets popular items.
-    With ``query``: the items most relevant to the text (as ``/v1/search``), in the order
-    of this user's taste."""
+    A user the model cannot personalise for (unknown, no history) gets popular items, as
+    does every user before the first training. With ``query``: the items most relevant to
+    the text (as ``/v1/search``), in the order of this user's taste."""
     if query is not None:
         searcher = request.app.state.search
         answer = await run_in_threadpool(
@@ -88,7 +94,7 @@ async def recommend(
 def recommendations_body(engine: ServingEngine, user_id: str, options: ListOptions) -> bytes:
     """The JSON answer of the route (and of the fast lane, api/fast_lane.py)."""
     result = engine.recommend(user_id, options.n, options)
-    return list_response(result, options, user_id=user_id).model_dump_json().encode()
+    return list_response(result, options, engine.store, user_id=user_id).model_dump_json().encode()
 
 
 @router.get(
@@ -100,11 +106,13 @@ def recommendations_body(engine: ServingEngine, user_id: str, options: ListOptio
 def similar_items(
     item_id: ItemIdPath, store: StoreDep, engine: EngineDep, options: ListParams
 ) -> Response:
-    """An item added since the last training gets an empty list until the next one."""
+    """An item added since the last training is compared by its content with the model's
+    items (``model: content_similarity``); without content the list is empty with
+    ``reason: no_content``."""
     if store.items.get(item_id) is None:
         raise item_not_found(item_id)
     result = engine.similar_items(item_id, options.n, options)
-    return json_response(list_response(result, options, item_id=item_id))
+    return json_response(list_response(result, options, store, item_id=item_id))
 
 
 @router.get("/popular", response_model=ListResponse, responses=NOT_READY, summary="Popular items")
@@ -112,7 +120,8 @@ async def popular(
     engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
 ) -> Response:
     """With ``user_id``, leaves out what that user has already given feedback on. Counts
-    positive feedback posted since the last training."""
+    positive feedback posted since the last training; before the first training, ranks by
+    the positive feedback in the store (``model: live_counts/untrained``)."""
     if in_memory(engine, user_id, options, "popular"):
         body = popular_body(engine, options, user_id)
     else:
@@ -123,4 +132,4 @@ async def popular(
 def popular_body(engine: ServingEngine, options: ListOptions, user_id: str | None) -> bytes:
     """The JSON answer of the route (and of the fast lane, api/fast_lane.py)."""
     result = engine.popular(options.n, user_id, options)
-    return list_response(result, options, user_id=user_id).model_dump_json().encode()
+    return list_response(result, options, engine.store, user_id=user_id).model_dump_json().encode()

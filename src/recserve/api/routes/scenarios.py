@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
+from recserve.api import item_details
 from recserve.api.deps import (
     EngineDep,
     ItemIdPath,
@@ -19,6 +20,7 @@ from recserve.api.deps import (
 from recserve.api.routes._shared import item_not_found
 from recserve.api.routes.list_params import (
     MAX_OFFSET,
+    ItemFieldsParam,
     ListParams,
     json_response,
     list_items,
@@ -46,10 +48,15 @@ async def _global(
 ) -> Response:
     """One list for everyone: on the event loop when no I/O is needed (``in_memory``)."""
     if in_memory(engine, user_id, options, scenario):
-        result = engine.global_ranking(scenario, user_id, options)
-    else:
-        result = await run_in_threadpool(engine.global_ranking, scenario, user_id, options)
-    return json_response(list_response(result, options, user_id=user_id))
+        return _global_answer(engine, scenario, user_id, options)
+    return await run_in_threadpool(_global_answer, engine, scenario, user_id, options)
+
+
+def _global_answer(
+    engine: ServingEngine, scenario: str, user_id: str | None, options: ListOptions
+) -> Response:
+    result = engine.global_ranking(scenario, user_id, options)
+    return json_response(list_response(result, options, engine.store, user_id=user_id))
 
 
 @router.get("/trending", response_model=ListResponse, responses=NOT_READY, summary="Trending now")
@@ -79,7 +86,8 @@ def bought_together(
     """The co-occurrence champion; similar items when it has nothing for this item."""
     if store.items.get(item_id) is None:
         raise item_not_found(item_id)
-    return list_response(engine.bought_together(item_id, options), options, item_id=item_id)
+    result = engine.bought_together(item_id, options)
+    return list_response(result, options, store, item_id=item_id)
 
 
 @router.get(
@@ -96,11 +104,17 @@ def because_you_liked(
 ) -> GroupsResponse:
     """``n`` items per group; the user's most recent positive items first."""
     result = engine.because_you_liked(user_id, options, anchors)
+    listed = [i for _, r in result.groups for i in r.item_ids]
+    details = item_details.read(engine.store, listed, options.fields)  # one query for all
     return GroupsResponse(
         user_id=user_id,
-        groups=[Group(anchor_item_id=a, items=list_items(r)) for a, r in result.groups],
+        groups=[
+            Group(anchor_item_id=a, items=list_items(r, details), reason=r.reason)
+            for a, r in result.groups
+        ],
         recommendation_id=result.recommendation_id,
         model=result.model,
+        reason=result.reason,
     )
 
 
@@ -144,7 +158,7 @@ def session_recommendations(
 ) -> ListResponse:
     """Uses the events posted with this ``session_id``; leaves out the session's items."""
     result = engine.session_by_id(session_id, options)
-    return list_response(result, options, session_id=session_id)
+    return list_response(result, options, engine.store, session_id=session_id)
 
 
 @router.post(
@@ -157,7 +171,7 @@ def posted_session_recommendations(
     body: ItemIdsBody, engine: EngineDep, options: ListParams
 ) -> ListResponse:
     """``item_ids`` are the session's items, oldest first."""
-    return list_response(engine.session(body.item_ids, options), options)
+    return list_response(engine.session(body.item_ids, options), options, engine.store)
 
 
 @router.post(
@@ -166,14 +180,17 @@ def posted_session_recommendations(
     responses=NOT_READY,
     summary="Personalised order of a client-given candidate list",
 )
-def rank(user_id: UserIdPath, body: ItemIdsBody, engine: EngineDep) -> RankResponse:
+def rank(
+    user_id: UserIdPath, body: ItemIdsBody, engine: EngineDep, fields: ItemFieldsParam = ()
+) -> RankResponse:
     """Best first by the recommended champion; unknown items last (score null); hidden left
     out."""
     result = engine.rank(user_id, body.item_ids)
+    details = item_details.read(engine.store, result.item_ids, fields) or {}
     return RankResponse(
         user_id=user_id,
         items=[
-            RankedItem(item_id=i, score=s)
+            RankedItem(item_id=i, score=s, details=details.get(i))
             for i, s in zip(result.item_ids, result.scores, strict=True)
         ],
         recommendation_id=result.recommendation_id,
