@@ -62,11 +62,11 @@ from recserve.evaluation import Split, evaluate_ranking
 from recserve.evaluation.metrics import accuracy_metrics
 from recserve.evaluation.protocol import ranking_targets
 from recserve.evaluation.splitters import latest_per_user
+from recserve.evaluation.tuning import tune
 from recserve.importers.core import source_parts
 from recserve.importers.datasets import dataset_from_parts, resolve_dataset
 from recserve.importers.parts import BadRow, rows_part
 from recserve.schemas import FeedbackCreate, ItemCreate, RelationCreate, UserCreate
-from recserve.training.tuning import tune
 
 DATASETS = ("movielens-100k", "movielens-latest-small", "lastfm-2k")
 NO_TIMESTAMPS = frozenset({"lastfm-2k"})  # every play carries the importer's one timestamp
