@@ -259,6 +259,22 @@ def test_recommendations_with_every_list_parameter(make: Callable[..., Any]) -> 
         api.recommend("u00", colour="red")
 
 
+def test_search_and_recommendations_about_a_query(make: Callable[..., Any]) -> None:
+    api = make()
+    found = api.search("item 7", n=3, mode="words")
+    assert found.query == "item 7" and found.items[0].item_id == "i07"
+    assert found.items[0].title == "item 7" and found.items[0].lexical_rank == 1
+    in_block = api.search("item", n=5, mode="words", category="block-2")
+    assert in_block.items and all(block(h.item_id) == 2 for h in in_block.items)
+    cheap = api.search("item", n=20, mode="words", filter="price < 10", user_id="u00")
+    assert ids(cheap) and set(ids(cheap)) <= {"i00", "i01", "i02", "i03", "i04"}
+    about = api.recommend("u00", query="item", n=3)
+    assert len(about.items) == 3 and not set(ids(about)) & U00_SEEN
+    with pytest.raises(ValidationFailed) as empty:
+        api.search(" ")
+    assert empty.value.code == "invalid_query"
+
+
 def test_item_lists(make: Callable[..., Any]) -> None:
     api = make(world.READ_KEY)
     similar = api.similar_items("i00", n=3)

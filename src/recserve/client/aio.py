@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, Unpack
+from typing import Any, Literal, TypeVar, Unpack
 
 import httpx
 
@@ -39,6 +39,7 @@ from recserve.client.models import (
     RelationPublic,
     ScenarioInfo,
     ScenarioList,
+    SearchResponse,
     UserCreate,
     UserExport,
     UserPublic,
@@ -214,9 +215,25 @@ class AsyncClient:
 
     # recommendations --------------------------------------------------------------------
 
-    async def recommend(self, user_id: str, **options: Unpack[ListOptions]) -> ListResponse:
-        """Top items for a user (scenario ``recommended``)."""
-        return await self.send(api.recommend(user_id, options))
+    async def recommend(
+        self, user_id: str, query: str | None = None, **options: Unpack[ListOptions]
+    ) -> ListResponse:
+        """Top items for a user (scenario ``recommended``); with ``query``, the items most
+        relevant to that text, in the order of the user's taste."""
+        return await self.send(api.recommend(user_id, options, query=query))
+
+    async def search(
+        self,
+        q: str,
+        *,
+        n: int | None = None,
+        mode: Literal["hybrid", "words", "meaning"] | None = None,
+        category: str | None = None,
+        filter: str | None = None,
+        user_id: str | None = None,
+    ) -> SearchResponse:
+        """Items for a text, by their words and their meaning (``GET /v1/search``)."""
+        return await self.send(api.search(q, n, mode, category, filter, user_id))
 
     async def similar_items(self, item_id: str, **options: Unpack[ListOptions]) -> ListResponse:
         return await self.send(api.similar_items(item_id, options))

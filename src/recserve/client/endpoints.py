@@ -36,6 +36,7 @@ from recserve.client.models import (
     RelationPublic,
     ScenarioInfo,
     ScenarioList,
+    SearchResponse,
     UserCreate,
     UserExport,
     UserPublic,
@@ -229,8 +230,20 @@ def _list(path: str, options: Mapping[str, Any], **query: Any) -> Call[ListRespo
     return Call("GET", path, _model(ListResponse), params, idempotent=True)
 
 
-def recommend(user_id: str, options: ListOptions) -> Call[ListResponse]:
-    return _list(f"/v1/users/{_seg(user_id)}/recommendations", options)
+def recommend(user_id: str, options: ListOptions, query: str | None = None) -> Call[ListResponse]:
+    return _list(f"/v1/users/{_seg(user_id)}/recommendations", options, query=query)
+
+
+def search(
+    q: str,
+    n: int | None,
+    mode: str | None,
+    category: str | None,
+    filter: str | None,
+    user_id: str | None,
+) -> Call[SearchResponse]:
+    params = _query(q=q, n=n, mode=mode, category=category, filter=filter, user_id=user_id)
+    return Call("GET", "/v1/search", _model(SearchResponse), params, idempotent=True)
 
 
 def similar_items(item_id: str, options: ListOptions) -> Call[ListResponse]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, Unpack
+from typing import Any, Literal, TypeVar, Unpack
 
 import httpx
 
@@ -37,6 +37,7 @@ from recserve.client.models import (
     RelationPublic,
     ScenarioInfo,
     ScenarioList,
+    SearchResponse,
     UserCreate,
     UserExport,
     UserPublic,
@@ -199,9 +200,25 @@ class Client:
 
     # recommendations --------------------------------------------------------------------
 
-    def recommend(self, user_id: str, **options: Unpack[ListOptions]) -> ListResponse:
-        """Top items for a user (scenario ``recommended``)."""
-        return self.send(api.recommend(user_id, options))
+    def recommend(
+        self, user_id: str, query: str | None = None, **options: Unpack[ListOptions]
+    ) -> ListResponse:
+        """Top items for a user (scenario ``recommended``); with ``query``, the items most
+        relevant to that text, in the order of the user's taste."""
+        return self.send(api.recommend(user_id, options, query=query))
+
+    def search(
+        self,
+        q: str,
+        *,
+        n: int | None = None,
+        mode: Literal["hybrid", "words", "meaning"] | None = None,
+        category: str | None = None,
+        filter: str | None = None,
+        user_id: str | None = None,
+    ) -> SearchResponse:
+        """Items for a text, by their words and their meaning (``GET /v1/search``)."""
+        return self.send(api.search(q, n, mode, category, filter, user_id))
 
     def similar_items(self, item_id: str, **options: Unpack[ListOptions]) -> ListResponse:
         return self.send(api.similar_items(item_id, options))
