@@ -31,6 +31,7 @@ export type WriteResult = Schemas["WriteResult"];
 export type TrainRequest = Schemas["TrainRequest"];
 export type JobStatus = Schemas["JobStatus"];
 export type ScenarioList = Schemas["ScenarioList"];
+export type SearchResponse = Schemas["SearchResponse"];
 
 /** The JSON body of a POST endpoint, as the OpenAPI document states it. */
 type JsonBodyOf<P extends keyof paths> = paths[P] extends {
@@ -52,6 +53,8 @@ export type RecommendOptions = QueryOf<"/v1/users/{user_id}/recommendations">;
 export type SimilarOptions = QueryOf<"/v1/items/{item_id}/similar">;
 /** The list options plus `user_id`, whose seen items are left out. */
 export type PopularOptions = QueryOf<"/v1/popular">;
+/** `n`, `mode` (hybrid, words, meaning), `category`, `filter`, `user_id`. */
+export type SearchOptions = Omit<QueryOf<"/v1/search">, "q">;
 
 export interface RecserveClientOptions {
   /** e.g. "http://127.0.0.1:8000" */
@@ -151,6 +154,11 @@ export class RecserveClient {
   /** The most popular items (`GET /v1/popular`). */
   popular(options: PopularOptions = {}): Promise<ListResponse> {
     return unwrap(this.api.GET("/v1/popular", { params: { query: options } }));
+  }
+
+  /** Items for a text, by their words and their meaning (`GET /v1/search`). */
+  search(q: string, options: SearchOptions = {}): Promise<SearchResponse> {
+    return unwrap(this.api.GET("/v1/search", { params: { query: { q, ...options } } }));
   }
 
   /** Store feedback events (`POST /v1/feedback`); events with a stored `event_id` are

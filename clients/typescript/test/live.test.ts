@@ -136,6 +136,14 @@ test("popular lists the most liked items first", async () => {
   assert.ok(!ids(unseen).includes("i00"), "popular for u00 still lists an item u00 liked");
 });
 
+test("search finds an item by its title words", async () => {
+  const found = await client.search("item 7", { n: 3, mode: "words" });
+  assert.equal(found.items[0].item_id, "i07");
+  assert.equal(found.items[0].title, "item 7");
+  const error = await rejected(client.search(" "));
+  assert.equal(error.code, "invalid_query");
+});
+
 test("an item reads back with its fields", async () => {
   const item = await client.getItem("i05");
   assert.equal(item.title, "item 5");
