@@ -433,6 +433,37 @@ class ItemNeighbourhood(Recommender[Config]):
         effective = self._effective(users, history)
         return np.asarray((effective @ self.similarity).todense(), dtype=np.float32)
 
+    def recommend(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix | None = None,
+        n: int = 10,
+        exclude: sp.csr_matrix | None = None,
+        sequences: Sequence[np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n as in the base class. One user's scores are a sparse row (the neighbours of
+        their items): when at least ``n`` allowed items score above 0, the answer lies among
+        them, so they alone are ranked (by score, then index), instead of a partition of a
+        dense row of every item (0.47 ms a request at 100k items). Otherwise (few
+        neighbours: items scoring 0 fill the list) the dense path answers."""
+        users = np.asarray(users, dtype=np.int64)
+        if len(users) != 1 or sequences is not None:
+            return super().recommend(users, history, n, exclude, sequences)
+        self._check_fitted()
+        row = sp.csr_matrix(self._effective(users, self._history(users, history)) @ self.similarity)
+        columns, values = row.indices, row.data
+        keep = values > 0
+        if exclude is not None and exclude.nnz:
+            keep &= ~np.isin(columns, exclude.indices[exclude.data != 0])
+        if np.count_nonzero(keep) < n:
+            return super().recommend(users, history, n, exclude, sequences)
+        columns, values = columns[keep], values[keep].astype(np.float32)
+        if len(values) > n:  # every item tied with the n-th best stays in: ties go by index
+            top = values >= -np.partition(-values, n - 1)[n - 1]
+            columns, values = columns[top], values[top]
+        order = np.lexsort((columns, -values))[:n]
+        return columns[order].astype(np.int64)[None, :], values[order][None, :]
+
     def similar_items(self, items: np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         self._check_fitted()
         items = np.asarray(items, dtype=np.int64)
