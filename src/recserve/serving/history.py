@@ -214,6 +214,7 @@ class HistoryCache:
         self._generation = 0  # bumped by every invalidation: a racing read is not cached
         self.hits = 0
         self.misses = 0
+        self.evictions = 0  # least recently used users dropped to stay within max_users
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -249,6 +250,7 @@ class HistoryCache:
                     self._entries.move_to_end(user_id)
                     while len(self._entries) > self.max_users:
                         self._entries.popitem(last=False)
+                        self.evictions += 1
         return history
 
     def holds(self, user_id: str, items: Vocabulary) -> bool:
