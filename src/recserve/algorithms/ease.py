@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from recserve.algorithms.base import ModelConfig, Recommender, csr_restore, csr_state, top_n
+from recserve.algorithms.memo import MemoisedTopN
 from recserve.algorithms.similarity import effective_history
 from recserve.data import Dataset
 
@@ -47,7 +48,7 @@ class EASEConfig(ModelConfig):
         }
 
 
-class EASE(Recommender[EASEConfig]):
+class EASE(MemoisedTopN, Recommender[EASEConfig]):
     family = "ease"
     config_class = EASEConfig
     uses_history = True
