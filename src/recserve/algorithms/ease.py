@@ -25,7 +25,7 @@ from pydantic import Field
 
 from recserve.algorithms.base import ModelConfig, Recommender, csr_restore, csr_state, top_n
 from recserve.algorithms.memo import MemoisedTopN
-from recserve.algorithms.similarity import effective_history
+from recserve.algorithms.similarity import effective_history, live_rows_everywhere
 from recserve.data import Dataset
 
 
@@ -99,12 +99,7 @@ class EASE(MemoisedTopN, Recommender[EASEConfig]):
     ) -> np.ndarray:
         self._check_fitted()
         users = np.asarray(users, dtype=np.int64)
-        if (
-            isinstance(history, sp.csr_matrix)
-            and history.shape[0] == len(users)
-            and np.all(np.diff(history.indptr) > 0)
-            and np.all(history.data != 0)
-        ):  # every row has a live history (a request's): no copy of it needed to tell
+        if live_rows_everywhere(users, history):  # no copy of the history needed to tell
             return np.ones(len(users), dtype=bool)
         return np.diff(self._effective(users, history).indptr) > 0
 

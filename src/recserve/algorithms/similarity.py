@@ -380,6 +380,17 @@ def fit_row_similarity(entities: sp.spmatrix, config: NeighbourhoodConfig) -> Ro
 # -- history -------------------------------------------------------------------------------
 
 
+def live_rows_everywhere(users: np.ndarray, history: sp.csr_matrix | None) -> bool:
+    """Whether every requested row has a live history with a non-zero value: models that
+    fall back to the training row only for empty ones then have a signal for every user."""
+    return (
+        isinstance(history, sp.csr_matrix)
+        and history.shape[0] == len(users)
+        and bool(np.all(np.diff(history.indptr) > 0))
+        and bool(np.all(history.data != 0))
+    )
+
+
 def effective_history(
     users: np.ndarray, history: sp.csr_matrix | None, trained: sp.csr_matrix
 ) -> sp.csr_matrix:
@@ -427,6 +438,8 @@ class ItemNeighbourhood(Recommender[Config]):
     ) -> np.ndarray:
         users = np.asarray(users, dtype=np.int64)
         self._check_fitted()
+        if live_rows_everywhere(users, history):  # no copy of the history needed to tell
+            return np.ones(len(users), dtype=bool)
         return np.diff(self._effective(users, history).indptr) > 0
 
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
