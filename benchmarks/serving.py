@@ -621,7 +621,7 @@ def report_row(family: str, r: dict[str, Any]) -> None:
         c = r["cold"]
         line += (
             f"   {c['requests']:>6,} {c['p50']:7.2f} {c['p99']:7.2f} {c['p99'] / s['p99']:5.2f}"
-            f" {c['errors']:4d}"
+            f" {c['cpu_ms']:6.3f} {c['errors']:4d}"
         )
     print(line, flush=True)
 
@@ -631,7 +631,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
         f"\n{'family':<9} {'items':>9} {'req/s':>7} {'bare':>7} {'ratio':>6} {'p50':>7} "
         f"{'p99':>7} {'bare99':>7} {'cpu':>6} {'bcpu':>6} {'err':>4}"
         + (
-            f"   {'first':>6} {'c.p50':>7} {'c.p99':>7} {'c/w99':>5} {'err':>4}"
+            f"   {'first':>6} {'c.p50':>7} {'c.p99':>7} {'c/w99':>5} {'c.cpu':>6} {'err':>4}"
             if args.cold
             else ""
         )
@@ -643,7 +643,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
         " quotient; p50/p99/bare99 in ms; cpu/bcpu: server CPU ms per request"
         + (
             "; first: each user's first request (history read from the store), c.p50/c.p99 in"
-            " ms, c/w99: its p99 over the warm p99"
+            " ms, c/w99: its p99 over the warm p99, c.cpu: its server CPU ms per request"
             if args.cold
             else ""
         )
