@@ -117,7 +117,8 @@ def test_item_neighbourhood_sparse_top_n_equals_the_dense_one() -> None:
             (row([0, 1, 13], n_items), row([2, 3, 4], n_items)),
         ):
             for n in (3, 10, n_items):
-                got = model.recommend(np.array([user]), history, n, exclude)
+                sequences = [np.arange(3)]  # serving passes one, which item-kNN ignores
+                got = model.recommend(np.array([user]), history, n, exclude, sequences)
                 want = dense(np.array([user]), history, n, exclude)
                 np.testing.assert_allclose(got[1], want[1], rtol=1e-6)  # same scores in order
                 # the same items, but for ties at the last place (which the dense path breaks

@@ -460,7 +460,7 @@ class ItemNeighbourhood(Recommender[Config]):
         dense row of every item (0.47 ms a request at 100k items). Otherwise (few
         neighbours: items scoring 0 fill the list) the dense path answers."""
         users = np.asarray(users, dtype=np.int64)
-        if len(users) != 1 or sequences is not None:
+        if len(users) != 1 or (sequences is not None and self.uses_sequence):
             return super().recommend(users, history, n, exclude, sequences)
         self._check_fitted()
         row = sp.csr_matrix(self._effective(users, self._history(users, history)) @ self.similarity)
