@@ -1,29 +1,43 @@
-"""Serving benchmark: the real server against a bare FastAPI endpoint, at 100k and 1M items.
+"""Serving benchmark: the real server, with each family the default training can promote as
+the ``recommended`` champion, against a bare FastAPI endpoint, in one run.
 
 For each catalogue size a temporary data folder gets a synthetic catalogue: every item in
-the SQLite store, users with a few likes each, an ALS model with clustered random 64-dim
-factors (as trained factors are: users and items scattered around shared topics) promoted
-as ``recommended`` and ``similar_items`` and a popularity model as ``popular``. Then
+the SQLite store, users with a few likes each, and one model per family in ``--families``:
 
-  * ``recserve serve`` (uvicorn, one worker) starts in a subprocess; its RSS is read idle,
-    before any champion is promoted, then again once it serves the models (loaded, both
-    ANN indexes built: recommendations and similar items) and after the load;
-  * a bare FastAPI app in another subprocess answers the same path with a JSON list of the
-    same size (10 items with scores, a model name and an id), from a sync endpoint like the
-    real route (``--bare-async`` for an ``async def`` one);
-  * a load generator in a third process drives each in turn with the same closed loop:
-    ``--connections`` keep-alive connections, each sending the next request as soon as the
-    previous answer is read, random known users, a warm-up then a timed phase;
-  * in this process: ANN recall@10 of the served path against exact top-10 (for users with
-    their seen items excluded), the index build time, and the in-process cost of one
-    ``ServingEngine.recommend`` with ANN and exact (``--profile``: where the time goes); the
-    same for ``ServingEngine.similar_items`` (100 random anchor items, cosine).
+  * ``als``: clustered random 64-dim factors set directly (as trained factors are: users and
+    items scattered around shared topics), also promoted as ``similar_items``;
+  * ``popular`` (also the ``popular`` champion), ``item_knn`` (cosine, 100 neighbours), and the
+    sequential ``sasrec`` and ``gru4rec`` (one epoch: the benchmark measures serving, not
+    accuracy) fitted on the store's events;
+  * ``ease`` on a catalogue of its cap (``max_items``, 20,000 by default: its dense item x item
+    matrix is O(items^2)) when the size is above it, with that matrix set directly from the
+    topics (a fit at the cap takes O(items^3)).
 
-Targets (DESIGN.md section 10): throughput >= 60% of the bare endpoint; p99 < 15 ms at 100k
-items and < 25 ms at 1M with ANN recall@10 >= 0.95; 1M x 64 within 0.5 GB above idle.
+Then, per family, a fresh ``recserve serve`` (uvicorn, one worker) in a subprocess, so every
+family starts with no user in memory:
+
+  * with ``--cold``, every user's first request (each user once, 8 connections): the history
+    is read from the store; compared with the warm p99 below (target: at most 2x);
+  * the closed loop against the server and, just before, against a bare FastAPI app in
+    another subprocess answering the same path with a JSON list of the same size (10 items
+    with scores, a model name and an id) from a sync endpoint like the real route
+    (``--bare-async`` for an ``async def`` one): ``--connections`` keep-alive connections,
+    each sending the next request as soon as the previous answer is read, random known
+    users, a warm-up then a timed phase; the load generator is a third process;
+  * one row per family: throughput, its ratio to the bare endpoint's, p50, p99, server CPU
+    per request, and RSS.
+
+With ``als`` among the families, in this process: ANN recall@10 of the served path against
+exact top-10, the index build time, and the in-process cost of one ``ServingEngine.recommend``
+with ANN and exact (``--profile``: where the time goes); the same for similar items.
+
+Targets (DESIGN.md section 10, issue 15): throughput >= 0.8x the bare endpoint's and p99 <=
+10 ms at 100k items for every family; first requests p99 <= 2x the warm p99 for >= 20,000
+users; ANN recall@10 >= 0.95; 1M x 64 within 0.5 GB above idle.
 
     .venv/bin/python benchmarks/serving.py [--quick] [--sizes 100000,1000000]
-        [--connections 8] [--seconds 10] [--users 10000] [--profile]
+        [--families popular,item_knn,ease,als,sasrec,gru4rec] [--cold]
+        [--connections 8] [--seconds 10] [--users 20000] [--profile]
 """
 
 from __future__ import annotations
@@ -69,8 +83,28 @@ def user_id(u: int) -> str:
     return f"u{u:06d}"
 
 
-def build_catalogue(data_dir: Path, n_items: int, n_users: int, seed: int = 0) -> dict[str, Any]:
-    """Store (items, users' likes) and registry (ALS, popular; nothing promoted yet)."""
+FAMILIES = ("popular", "item_knn", "ease", "als", "sasrec", "gru4rec")
+# fitted on the benchmark's events: the models' own defaults, and one epoch for the neural ones
+FITTED = {
+    "popular": {},
+    "item_knn": {"similarity": "cosine", "neighbours": 100},
+    "sasrec": {"epochs": 1, "validation_users": 0, "threads": 1},
+    "gru4rec": {"epochs": 1, "validation_users": 0, "threads": 1},
+}
+
+
+def ease_cap() -> int:
+    """The most items EASE serves (its ``max_items`` default)."""
+    from recserve.algorithms.ease import EASEConfig
+
+    return EASEConfig().max_items
+
+
+def build_catalogue(
+    data_dir: Path, n_items: int, n_users: int, families: tuple[str, ...], seed: int = 0
+) -> dict[str, Any]:
+    """Store (items, users' likes) and registry (ALS, popular and ``families``; nothing
+    promoted yet). Returns each family's version."""
     from recserve.algorithms import create
     from recserve.algorithms.factor_base import FactorModel
     from recserve.config import default_feedback_types
@@ -113,31 +147,65 @@ def build_catalogue(data_dir: Path, n_items: int, n_users: int, seed: int = 0) -
     store.feedback.add(events)
 
     registry = ModelRegistry(data_dir / "models")
+    versions: dict[str, Any] = {}
     als = create("als", factors=DIM)
     assert isinstance(als, FactorModel)
     # factors set directly: the benchmark measures serving, not training
     als.users = Vocabulary([user_id(u) for u in range(n_users)])
     als.items = Vocabulary([item_id(j) for j in range(n_items)])
     als._set_factors(users, items, np.ones(n_users, bool), np.ones(n_items, bool))
-    als_version = registry.register("als", als)
+    versions["als"] = registry.register("als", als).version
     data = Dataset.from_store(store, default_feedback_types())
-    popular_version = registry.register("popular", create("popular").fit(data))
+    for family in ("popular", *families):
+        if family in versions:
+            continue
+        start = time.perf_counter()
+        if family == "ease":
+            model = topic_ease(data, item_topic)
+        else:
+            model = create(family, **FITTED[family]).fit(data)
+        versions[family] = registry.register(family, model).version
+        print(f"  {family} ready in {time.perf_counter() - start:.0f}s", flush=True)
     store.close()
-    return {
-        "seconds": time.perf_counter() - t0,
-        "als": als_version.version,
-        "popular": popular_version.version,
-        "events": len(data),
-    }
+    return {"seconds": time.perf_counter() - t0, "events": len(data), "versions": versions}
 
 
-def promote(data_dir: Path, versions: dict[str, Any]) -> None:
+def topic_ease(data: Any, item_topic: np.ndarray) -> Any:
+    """An EASE model whose B links the items of each topic, set directly (a fit inverts a
+    dense items x items matrix: O(items^3), minutes at the cap; serving costs the same)."""
+    from recserve.algorithms import create
+    from recserve.algorithms.base import csr_state
+
+    n_items = data.n_items
+    topics = item_topic[np.array([int(i[1:]) for i in data.items.ids.tolist()])]
+    order = np.argsort(topics, kind="stable")
+    cuts = np.searchsorted(topics[order], np.arange(topics.max() + 2))
+    weights = np.zeros((n_items, n_items), dtype=np.float32)
+    rng = np.random.default_rng(1)
+    for topic in range(len(cuts) - 1):
+        block = order[cuts[topic] : cuts[topic + 1]]
+        weights[np.ix_(block, block)] = rng.uniform(0.01, 0.1, (len(block), len(block)))
+    weights[np.diag_indices(n_items)] = 0.0
+    matrix = data.positive_matrix().astype(np.float32)
+    ease = create("ease")
+    ease.users, ease.items = data.users, data.items
+    ease._restore(  # the state a fit leaves, through the loader's own path
+        {
+            "weights": weights,
+            "servable_items": np.bincount(matrix.indices, minlength=n_items) > 0,
+            **csr_state("history", matrix),
+        }
+    )
+    return ease
+
+
+def promote(data_dir: Path, versions: dict[str, Any], family: str) -> None:
     from recserve.registry import ModelRegistry
 
     registry = ModelRegistry(data_dir / "models")
-    registry.promote("recommended", "als", versions["als"])
-    registry.promote("similar_items", "als", versions["als"])  # a second (cosine) index
     registry.promote("popular", "popular", versions["popular"])
+    registry.promote("similar_items", "als", versions["als"])  # a second (cosine) index
+    registry.promote("recommended", family, versions[family])
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -400,11 +468,20 @@ def bench_size(n_items: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def bench_in(root: Path, n_items: int, args: argparse.Namespace) -> dict[str, Any]:
-    data_dir = root / "data"
-    data_dir.mkdir()
+    families = tuple(args.families.split(","))
+    capped = "ease" in families and n_items > ease_cap()  # EASE gets a catalogue of its cap
+    folders: dict[str, tuple[Path, dict[str, Any]]] = {}
+    (root / "data").mkdir()
     print(f"\n== {n_items:,} items x {DIM} dims, {args.users:,} users ==", flush=True)
-    built = build_catalogue(data_dir, n_items, args.users)
+    wanted = tuple(f for f in families if not (capped and f == "ease"))
+    built = build_catalogue(root / "data", n_items, args.users, wanted)
+    folders[""] = (root / "data", built)
     print(f"catalogue built in {built['seconds']:.0f}s ({built['events']:,} events)", flush=True)
+    if capped:
+        (root / "ease").mkdir()
+        print(f"ease: its own catalogue of {ease_cap():,} items (max_items)", flush=True)
+        built = build_catalogue(root / "ease", ease_cap(), args.users, ("ease",))
+        folders["ease"] = (root / "ease", built)
     env = {
         **os.environ,
         "RECSERVE_MODEL_POLL_SECONDS": "0.5",
@@ -413,73 +490,143 @@ def bench_in(root: Path, n_items: int, args: argparse.Namespace) -> dict[str, An
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
     }
-    result: dict[str, Any] = {"items": n_items}
-    port, bare_port = free_port(), free_port()
-    server_cmd = [sys.executable, "-m", "recserve.cli", "--data-dir", str(data_dir), "serve"]
+    result: dict[str, Any] = {"items": n_items, "rows": {}}
+    bare_port = free_port()
     bare_cmd = [sys.executable, __file__, "--role", "bare", "--port", str(bare_port)]
-    with (
-        process([*server_cmd, "--port", str(port)], root / "server.log", env) as server,
-        process(
-            bare_cmd + (["--bare-async"] if args.bare_async else []), root / "bare.log", env
-        ) as bare,
-        memory_guard(server, args.max_rss_mb) as peak,
-    ):
-        base = f"http://127.0.0.1:{port}"
-        wait_until(base + "/health", server, root / "server.log")
-        time.sleep(1.0)
-        result["rss_idle"] = rss_mb(server.pid)
-        start = time.perf_counter()
-        promote(data_dir, built)
-        # every champion served: the registry's promotions may reach the server's poll one
-        # at a time, and a load still running would compete with the measured requests
-        wait_served(base, ("recommended", "similar_items", "popular"), server, root / "server.log")
-        result["load_s"] = time.perf_counter() - start
-        result["rss_loaded"] = rss_mb(server.pid)
-        body = httpx.get(f"{base}/v1/users/{user_id(0)}/recommendations?n=10").json()
-        assert len(body["items"]) == 10 and body["model"].startswith("als/"), body
+    with process(
+        bare_cmd + (["--bare-async"] if args.bare_async else []), root / "bare.log", env
+    ) as bare:
         wait_until(f"http://127.0.0.1:{bare_port}/v1/users/x/recommendations", bare, root / "b")
-        # each user once: the first request of a user reads their history from the store;
-        # afterwards the server is in the steady state of a long-running one (every active
-        # user's history cached)
-        cpu = cpu_seconds(server.pid)
-        result["sweep"] = load(port, args.users, args.connections, 0, 0, sweep=True)
-        result["sweep"]["cpu_ms"] = (
-            (cpu_seconds(server.pid) - cpu) / max(1, result["sweep"]["requests"]) * 1000
-        )
-        for name, target, pid in (("server", port, server.pid), ("bare", bare_port, bare.pid)):
-            cpu = cpu_seconds(pid)
-            result[name] = load(target, args.users, args.connections, args.warmup, args.seconds)
-            served = result[name]["requests"] * (args.warmup + args.seconds) / args.seconds
-            result[name]["cpu_ms"] = (cpu_seconds(pid) - cpu) / max(1.0, served) * 1000
-            # one connection: the latency of a request that does not queue behind others
-            result[f"{name}_1"] = load(target, args.users, 1, args.warmup, args.seconds / 2)
-        result["rss_serving"] = rss_mb(server.pid)
-        result["rss_peak"] = peak[0]
-    result |= in_process(data_dir, args.users, args.profile, args.ann_min_items)
-    report(result)
+        for family in families:
+            data_dir, built = folders["ease" if capped and family == "ease" else ""]
+            row = bench_family(family, data_dir, built["versions"], args, env, root)
+            cpu = cpu_seconds(bare.pid)  # the bare endpoint just after: the same machine state
+            row["bare"] = load(bare_port, args.users, args.connections, args.warmup, args.seconds)
+            served = row["bare"]["requests"] * (args.warmup + args.seconds) / args.seconds
+            row["bare"]["cpu_ms"] = (cpu_seconds(bare.pid) - cpu) / max(1.0, served) * 1000
+            row["items"] = len_items(data_dir)
+            result["rows"][family] = row
+            report_row(family, row)
+    report(result, args)
+    if "als" in families and n_items >= args.ann_min_items:  # the size with ANN indexes
+        data_dir, built = folders[""]
+        promote(data_dir, built["versions"], "als")
+        result |= in_process(data_dir, args.users, args.profile, args.ann_min_items)
+        report_ann(result)
     return result
 
 
-def report(r: dict[str, Any]) -> None:
+def len_items(data_dir: Path) -> int:
+    from recserve.store import Store
+
+    store = Store.open(f"sqlite:///{(data_dir / 'recserve.sqlite').resolve()}")
+    try:
+        return sum(len(keys) for keys in store.items.key_chunks())
+    finally:
+        store.close()
+
+
+def bench_family(
+    family: str,
+    data_dir: Path,
+    versions: dict[str, Any],
+    args: argparse.Namespace,
+    env: dict[str, str],
+    root: Path,
+) -> dict[str, Any]:
+    """A fresh server with ``family`` as the recommended champion (no user in memory): the
+    first request of every user (``--cold``), then the closed loop."""
+    row: dict[str, Any] = {}
+    from recserve.registry.registry import CHAMPIONS
+
+    # nothing promoted when the server starts: its idle memory, then this family's load
+    (data_dir / "models" / CHAMPIONS).unlink(missing_ok=True)
+    port = free_port()
+    log = root / f"server-{family}.log"
+    server_cmd = [sys.executable, "-m", "recserve.cli", "--data-dir", str(data_dir), "serve"]
+    with (
+        process([*server_cmd, "--port", str(port)], log, env) as server,
+        memory_guard(server, args.max_rss_mb) as peak,
+    ):
+        base = f"http://127.0.0.1:{port}"
+        wait_until(base + "/health", server, log)
+        time.sleep(1.0)
+        row["rss_idle"] = rss_mb(server.pid)
+        start = time.perf_counter()
+        promote(data_dir, versions, family)
+        wait_served(base, ("recommended", "similar_items", "popular"), server, log)
+        wanted = f"{family}/{versions[family]}"
+        while (
+            httpx.get(base + "/ready", timeout=120).json().get("models", {}).get("recommended")
+            != wanted
+        ):  # an earlier champion of the folder may answer until the poll
+            time.sleep(0.2)
+        row["load_s"] = time.perf_counter() - start
+        row["rss_loaded"] = rss_mb(server.pid)
+        body = httpx.get(f"{base}/v1/users/{user_id(0)}/recommendations?n=10").json()
+        assert len(body["items"]) == 10 and body["model"] == wanted, body
+        if args.cold:  # each user once: their first request reads the history from the store
+            cpu = cpu_seconds(server.pid)
+            row["cold"] = load(port, args.users, args.connections, 0, 0, sweep=True)
+            row["cold"]["cpu_ms"] = (
+                (cpu_seconds(server.pid) - cpu) / max(1, row["cold"]["requests"]) * 1000
+            )
+        cpu = cpu_seconds(server.pid)
+        row["server"] = load(port, args.users, args.connections, args.warmup, args.seconds)
+        served = row["server"]["requests"] * (args.warmup + args.seconds) / args.seconds
+        row["server"]["cpu_ms"] = (cpu_seconds(server.pid) - cpu) / max(1.0, served) * 1000
+        row["rss_serving"] = rss_mb(server.pid)
+        row["rss_peak"] = peak[0]
+    return row
+
+
+def report_row(family: str, r: dict[str, Any]) -> None:
     s, b = r["server"], r["bare"]
-    for name, x in (("recserve", s), ("bare FastAPI", b)):
-        print(
-            f"{name:<13} {x['rps']:8.0f} req/s   p50 {x['p50']:6.2f} ms   p99 {x['p99']:6.2f} ms"
-            f"   ({x['requests']} requests, {x['errors']} errors)"
-            f"   CPU {x['cpu_ms']:.3f} ms/request"
-        )
-    print(f"throughput ratio recserve / bare: {s['rps'] / b['rps']:.2f}")
-    w = r["sweep"]
-    print(
-        f"first request of each user (history read from the store): {w['rps']:.0f} req/s"
-        f"   p50 {w['p50']:6.2f} ms   p99 {w['p99']:6.2f} ms   CPU {w['cpu_ms']:.3f} ms/request"
+    line = (
+        f"{family:<9} {r['items']:>9,} {s['rps']:7.0f} {b['rps']:7.0f} {s['rps'] / b['rps']:6.2f}"
+        f" {s['p50']:7.2f} {s['p99']:7.2f} {b['p99']:7.2f} {s['cpu_ms']:6.3f} {b['cpu_ms']:6.3f}"
+        f" {s['errors']:4d}"
     )
-    print(f"server CPU per request recserve / bare: {s['cpu_ms'] / b['cpu_ms']:.2f}")
-    for name, x in (("recserve", r["server_1"]), ("bare FastAPI", r["bare_1"])):
-        print(
-            f"{name:<13} 1 connection: {x['rps']:6.0f} req/s   p50 {x['p50']:6.2f} ms"
-            f"   p99 {x['p99']:6.2f} ms"
+    if "cold" in r:
+        c = r["cold"]
+        line += (
+            f"   {c['requests']:>6,} {c['p50']:7.2f} {c['p99']:7.2f} {c['p99'] / s['p99']:5.2f}"
+            f" {c['cpu_ms']:6.3f} {c['errors']:4d}"
         )
+    print(line, flush=True)
+
+
+def report(result: dict[str, Any], args: argparse.Namespace) -> None:
+    print(
+        f"\n{'family':<9} {'items':>9} {'req/s':>7} {'bare':>7} {'ratio':>6} {'p50':>7} "
+        f"{'p99':>7} {'bare99':>7} {'cpu':>6} {'bcpu':>6} {'err':>4}"
+        + (
+            f"   {'first':>6} {'c.p50':>7} {'c.p99':>7} {'c/w99':>5} {'c.cpu':>6} {'err':>4}"
+            if args.cold
+            else ""
+        )
+    )
+    for family, row in result["rows"].items():
+        report_row(family, row)
+    print(
+        "req/s and bare: recserve and the bare endpoint (measured just after it); ratio: their"
+        " quotient; p50/p99/bare99 in ms; cpu/bcpu: server CPU ms per request"
+        + (
+            "; first: each user's first request (history read from the store), c.p50/c.p99 in"
+            " ms, c/w99: its p99 over the warm p99, c.cpu: its server CPU ms per request"
+            if args.cold
+            else ""
+        )
+    )
+    for family, r in result["rows"].items():
+        print(
+            f"{family}: server RSS idle {r['rss_idle']:.0f} MB, serving {r['rss_loaded']:.0f} MB"
+            f" (+{r['rss_loaded'] - r['rss_idle']:.0f} MB; models loaded in {r['load_s']:.1f}s),"
+            f" after the load {r['rss_serving']:.0f} MB, peak {r['rss_peak']:.0f} MB"
+        )
+
+
+def report_ann(r: dict[str, Any]) -> None:
     print(
         f"ANN (faiss IVF-SQ8, {r['cells']} cells, nprobe {r['nprobe']} calibrated): recall@10 vs exact "
         f"{r['recall']:.3f}; index built in {r['build_s']:.1f}s; in-process recommend "
@@ -490,12 +637,6 @@ def report(r: dict[str, Any]) -> None:
         f"vs exact {r['similar_recall']:.3f}; index built in {r['neighbours_build_s']:.1f}s; "
         f"in-process {r['similar_ann_ms']:.2f} ms with ANN, {r['similar_exact_ms']:.2f} ms exact"
     )
-    print(
-        f"server RSS: idle {r['rss_idle']:.0f} MB, serving {r['rss_loaded']:.0f} MB "
-        f"(+{r['rss_loaded'] - r['rss_idle']:.0f} MB; models loaded in {r['load_s']:.1f}s), "
-        f"after the load {r['rss_serving']:.0f} MB (+{r['rss_serving'] - r['rss_idle']:.0f} MB), "
-        f"peak {r['rss_peak']:.0f} MB"
-    )
 
 
 def main() -> None:
@@ -503,9 +644,15 @@ def main() -> None:
     parser.add_argument("--role", choices=["bench", "bare", "load"], default="bench")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--path", default=REQUEST_PATH, help="load role: {user} is replaced")
-    parser.add_argument("--quick", action="store_true", help="100k items only, short phases")
-    parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="20k items, 2,000 users, short phases")
+    parser.add_argument("--sizes", default="100000", help="catalogue sizes, e.g. 100000,1000000")
+    parser.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        help="recommended champions to measure, one server each (als alone at 1M items)",
+    )
+    parser.add_argument("--cold", action="store_true", help="every user's first request too")
+    parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -528,8 +675,11 @@ def main() -> None:
         )
         print(json.dumps(figures))
         return
+    unknown = set(args.families.split(",")) - set(FAMILIES)
+    if unknown:
+        parser.error(f"unknown families {sorted(unknown)}; known: {', '.join(FAMILIES)}")
     if args.quick:
-        args.sizes, args.users, args.warmup, args.seconds = "100000", 2000, 1.0, 4.0
+        args.sizes, args.users, args.warmup, args.seconds = "20000", 2000, 1.0, 4.0
     print(f"serving benchmark on {os.cpu_count()} CPUs; {args.connections} connections, ", end="")
     print(f"{args.warmup:.0f}s warm-up, {args.seconds:.0f}s timed, 1 uvicorn worker each")
     for size in (int(s) for s in args.sizes.split(",")):

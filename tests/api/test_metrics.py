@@ -12,6 +12,7 @@ from recserve.api import create_app
 from recserve.api.deps import get_store
 from recserve.config import Settings
 from recserve.observability import observe_job_results, observe_training
+from tests.api.conftest import synthetic_events, train, user_id
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -129,6 +130,34 @@ def test_history_cache_hits_and_misses(trained_client: TestClient) -> None:
     assert trained_client.post("/v1/feedback", json=like).status_code == 200
     assert trained_client.get(path).status_code == 200
     assert lookups() == (hits + 1, misses + 2)
+
+
+def test_history_cache_stays_bounded_and_reports_its_size(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """With room for 3 users, the least recently used ones are evicted: /metrics shows 3
+    entries, the bound and the evictions, and evicted users get the same answers as before
+    (read again from the store) as a server that caches everyone."""
+    small = make_client(history_cache_users=3)
+    assert small.post("/v1/feedback", json=synthetic_events()).status_code == 200
+    train(small.app)  # type: ignore[arg-type]
+    roomy = make_client(history_cache_users=1000)
+    roomy.app.state.engine.refresh()  # type: ignore[attr-defined]
+    users = [user_id(u) for u in range(8)]
+
+    def answers(client: TestClient) -> list[list[str]]:
+        paths = [f"/v1/users/{u}/recommendations?n=5" for u in users]
+        return [[e["item_id"] for e in client.get(p).json()["items"]] for p in paths]
+
+    first = answers(small)
+    again = answers(small)  # every user was evicted before their turn came again
+    assert first == again == answers(roomy)
+    samples = scrape(small)
+    history = frozenset({"cache": "history"}.items())
+    assert samples[("recserve_cache_entries", history)] == 3
+    assert samples[("recserve_cache_capacity", history)] == 3
+    assert samples[("recserve_cache_evictions_total", history)] == 2 * len(users) - 3
+    assert scrape(roomy)[("recserve_cache_entries", history)] == len(users)
 
 
 def test_training_durations(client: TestClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from alembic.config import Config as AlembicConfig
@@ -185,6 +186,28 @@ def test_feedback_listing_is_by_event_time_not_arrival(store: Store) -> None:
     assert [r["event_id"] for r in rows] == ["e4"]
     with pytest.raises(InvalidCursor):
         store.feedback.for_user("u1", cursor=encode_cursor("12"))  # an old-style cursor
+
+
+def test_user_events_are_the_history_as_columns(store: Store) -> None:
+    """What serving reads for a user not in memory: every event, oldest first (ties in
+    insertion order), values as floats with NaN where there is none; other users apart."""
+    events = [
+        _event(3, item="late"),
+        _event(1, item="first"),
+        _event(2, item="rated", type="rating", value=4.5),
+        _event(4, item="tie-a", timestamp=1_600_000_010.0),
+        _event(5, item="tie-b", timestamp=1_600_000_010.0),
+        _event(6, user="u2", item="other"),
+    ]
+    store.feedback.add(events)
+    columns = store.feedback.user_events("u1")
+    history = store.feedback.user_history("u1")
+    in_order = ["first", "rated", "late", "tie-a", "tie-b"]
+    assert columns.item_ids == [e[0] for e in history] == in_order
+    assert columns.types == ["like", "rating", "like", "like", "like"]
+    assert columns.values.dtype == np.float64 and columns.values[1] == 4.5
+    assert np.isnan(columns.values[[0, 2, 3, 4]]).all()
+    assert len(store.feedback.user_events("nobody")) == 0
 
 
 def test_delete_user_removes_events_and_relations(store: Store) -> None:

@@ -395,6 +395,17 @@ def fit_row_similarity(entities: sp.spmatrix, config: NeighbourhoodConfig) -> Ro
 # -- history -------------------------------------------------------------------------------
 
 
+def live_rows_everywhere(users: np.ndarray, history: sp.csr_matrix | None) -> bool:
+    """Whether every requested row has a live history with a non-zero value: models that
+    fall back to the training row only for empty ones then have a signal for every user."""
+    return (
+        isinstance(history, sp.csr_matrix)
+        and history.shape[0] == len(users)
+        and bool(np.all(np.diff(history.indptr) > 0))
+        and bool(np.all(history.data != 0))
+    )
+
+
 def effective_history(
     users: np.ndarray, history: sp.csr_matrix | None, trained: sp.csr_matrix
 ) -> sp.csr_matrix:
@@ -442,6 +453,8 @@ class ItemNeighbourhood(Recommender[Config]):
     ) -> np.ndarray:
         users = np.asarray(users, dtype=np.int64)
         self._check_fitted()
+        if live_rows_everywhere(users, history):  # no copy of the history needed to tell
+            return np.ones(len(users), dtype=bool)
         return np.diff(self._effective(users, history).indptr) > 0
 
     def sparse_scores(
@@ -457,6 +470,37 @@ class ItemNeighbourhood(Recommender[Config]):
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         effective = self._effective(users, history)
         return np.asarray((effective @ self.similarity).todense(), dtype=np.float32)
+
+    def recommend(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix | None = None,
+        n: int = 10,
+        exclude: sp.csr_matrix | None = None,
+        sequences: Sequence[np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n as in the base class. One user's scores are a sparse row (the neighbours of
+        their items): when at least ``n`` allowed items score above 0, the answer lies among
+        them, so they alone are ranked (by score, then index), instead of a partition of a
+        dense row of every item (0.47 ms a request at 100k items). Otherwise (few
+        neighbours: items scoring 0 fill the list) the dense path answers."""
+        users = np.asarray(users, dtype=np.int64)
+        if len(users) != 1 or (sequences is not None and self.uses_sequence):
+            return super().recommend(users, history, n, exclude, sequences)
+        self._check_fitted()
+        row = sp.csr_matrix(self._effective(users, self._history(users, history)) @ self.similarity)
+        columns, values = row.indices, row.data
+        keep = values > 0
+        if exclude is not None and exclude.nnz:
+            keep &= ~np.isin(columns, exclude.indices[exclude.data != 0])
+        if np.count_nonzero(keep) < n:
+            return super().recommend(users, history, n, exclude, sequences)
+        columns, values = columns[keep], values[keep].astype(np.float32)
+        if len(values) > n:  # every item tied with the n-th best stays in: ties go by index
+            top = values >= -np.partition(-values, n - 1)[n - 1]
+            columns, values = columns[top], values[top]
+        order = np.lexsort((columns, -values))[:n]
+        return columns[order].astype(np.int64)[None, :], values[order][None, :]
 
     def similar_items(self, items: np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         self._check_fitted()

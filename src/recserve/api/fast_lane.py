@@ -10,12 +10,17 @@ lane is written by hand and deliberately small:
 
 * it sits inside every middleware (request id, metrics, API keys and rate limits, body
   guard), so those apply unchanged;
-* it takes a request only when everything about it is simple and can be answered from
-  memory: a well-formed id, the parameters ``n``, ``offset``, ``exclude_seen``, ``explain``,
-  ``include``, ``exclude`` (and ``user_id`` on /v1/popular) with plain values, the user's
-  history cached (``in_memory``). Anything else, including every malformed request, goes on
-  to the FastAPI route, which stays the reference: it documents the parameters, gives the
-  validation errors, and answers the rest;
+* it takes a request only when everything about it is simple: a well-formed id, the
+  parameters ``n``, ``offset``, ``exclude_seen``, ``explain``, ``include``, ``exclude`` (and
+  ``user_id`` on /v1/popular) with plain values. What can be answered from memory
+  (``in_memory``: the user's history cached, ...) is answered on the event loop; what needs
+  I/O (a history to read from the store, deletion marks to re-read, Redis counters) is
+  answered in the thread pool, as the route does, but without FastAPI's routing and
+  parameter resolution, the larger part of a first request's cost (docs/benchmarks.md,
+  Serving); should that answer raise, FastAPI's route answers instead, with its error
+  mapping. Anything else, including every malformed
+  request, goes on to the FastAPI route, which stays the reference: it documents the
+  parameters, gives the validation errors, and answers the rest;
 * both paths call the same ``answer`` functions (``recserve.api.routes.recommendations``),
   so an accepted request gets the same body either way (tests/api/test_fast_lane.py
   compares them).
@@ -25,10 +30,13 @@ The ``fast_lane`` setting turns it off (every request through FastAPI).
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from types import SimpleNamespace
 from urllib.parse import parse_qsl
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from recserve.api.routes.list_params import MAX_IDS, MAX_OFFSET
@@ -46,6 +54,7 @@ _BOOLS = {"true": True, "false": False, "1": True, "0": False}
 _RECOMMENDATIONS = SimpleNamespace(path="/v1/users/{user_id}/recommendations")
 _POPULAR = SimpleNamespace(path="/v1/popular")
 _JSON = (b"content-type", b"application/json")
+log = logging.getLogger(__name__)
 
 
 def _plain_id(value: str) -> bool:
@@ -124,6 +133,8 @@ class FastLaneMiddleware:
             path: str = scope["path"]
             if path == "/v1/popular" or (path.startswith("/v1/users/") and path.endswith("s")):
                 body = self._answer(scope, path)
+                if callable(body):  # a history to read from the store: off the event loop
+                    body = await run_in_threadpool(body)
                 if body is not None:
                     headers = [(b"content-length", str(len(body)).encode()), _JSON]
                     await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -132,30 +143,58 @@ class FastLaneMiddleware:
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _answer(scope: Scope, path: str) -> bytes | None:
-        """The response body, or None to pass the request on."""
+    def _answer(scope: Scope, path: str) -> bytes | Callable[[], bytes | None] | None:
+        """The response body; or a function giving it, to run in the thread pool (a history
+        read); or None to pass the request on."""
         state = scope["app"].state
         engine: ServingEngine | None = getattr(state, "engine", None)
         if engine is None:  # the lifespan has not run (or failed): FastAPI answers
             return None
         max_n: int = state.settings.max_n
         query = scope["query_string"].decode("latin-1")
-        try:
-            if path == "/v1/popular":
-                parsed = simple_options(query, max_n, user_param=True)
-                if parsed is None or not in_memory(engine, parsed[1], parsed[0], "popular"):
-                    return None
-                body = popular_body(engine, parsed[0], parsed[1])
-                scope["route"], scope["path_params"] = _POPULAR, {}
-                return body
-            found = _USER_LIST.fullmatch(path)
-            if found is None or not _plain_id(user_id := found.group(1)):
+        if path == "/v1/popular":
+            parsed = simple_options(query, max_n, user_param=True)
+            if parsed is None:
                 return None
-            parsed = simple_options(query, max_n, user_param=False)
-            if parsed is None or not in_memory(engine, user_id, parsed[0], "recommended"):
-                return None
-            body = recommendations_body(engine, user_id, parsed[0])
-            scope["route"], scope["path_params"] = _RECOMMENDATIONS, {"user_id": user_id}
-            return body
-        except ModelNotReady:  # FastAPI's route gives the 503 with its documented body
+            options, user_id = parsed
+            answer = _inline_or_read(
+                in_memory(engine, user_id, options, "popular"),
+                lambda: popular_body(engine, options, user_id),
+            )
+            scope["route"], scope["path_params"] = _POPULAR, {}
+            return answer
+        found = _USER_LIST.fullmatch(path)
+        if found is None or not _plain_id(user_id := found.group(1)):
             return None
+        parsed = simple_options(query, max_n, user_param=False)
+        if parsed is None:
+            return None
+        options = parsed[0]
+        answer = _inline_or_read(
+            in_memory(engine, user_id, options, "recommended"),
+            lambda: recommendations_body(engine, user_id, options),
+        )
+        scope["route"], scope["path_params"] = _RECOMMENDATIONS, {"user_id": user_id}
+        return answer
+
+
+def _inline_or_read(
+    cached: bool, answer: Callable[[], bytes]
+) -> bytes | Callable[[], bytes | None] | None:
+    """``answer()`` now when it needs no I/O (``cached``), else ``answer`` to run in the thread
+    pool. None (FastAPI answers) where it raises: ``ModelNotReady`` gets the route's
+    documented 503, any other error (the store or Redis down) the route's own mapping."""
+    if cached:
+        try:
+            return answer()
+        except ModelNotReady:
+            return None
+
+    def read_and_answer() -> bytes | None:
+        try:
+            return answer()
+        except Exception:  # the route answers again, with its error mapping (e.g. 503)
+            log.debug("fast lane: an answer that needed I/O passed on to the route")
+            return None
+
+    return read_and_answer

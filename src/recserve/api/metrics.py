@@ -15,7 +15,7 @@ from recserve.api.deps import api_key_header, caller_key
 from recserve.api.errors import ERROR_RESPONSES, ApiError
 from recserve.config import Scope, Settings
 from recserve.observability import HttpMetrics
-from recserve.observability.metrics import CONTENT_TYPE
+from recserve.observability.metrics import CONTENT_TYPE, CacheStats
 
 router = APIRouter(tags=["observability"])
 
@@ -30,11 +30,20 @@ def app_metrics(app: FastAPI) -> HttpMetrics:
             return {}
         return {scenario: model.ref for scenario, model in engine.served().items()}
 
-    def caches() -> Mapping[str, tuple[int, int]]:
+    def caches() -> Mapping[str, CacheStats]:
         engine = getattr(app.state, "engine", None)
         if engine is None:
             return {}
-        return {"history": (engine.histories.hits, engine.histories.misses)}
+        histories = engine.histories
+        return {
+            "history": CacheStats(
+                histories.hits,
+                histories.misses,
+                len(histories),
+                histories.max_users,
+                histories.evictions,
+            )
+        }
 
     metrics = HttpMetrics(served, caches)
     app.state.metrics = metrics

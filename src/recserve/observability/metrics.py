@@ -8,7 +8,7 @@ code that measures them has no app: it calls ``observe_training``. ``/metrics`` 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -78,23 +78,57 @@ class ServedModels(Collector):
         yield count
 
 
-class CacheLookups(Collector):
-    """``recserve_cache_lookups_total{cache, result}``: hits and misses of the serving
-    caches, read at scrape time from ``stats()`` (cache name -> (hits, misses))."""
+class CacheStats(NamedTuple):
+    """One serving cache's figures: lookups by result, entries held, and its bound."""
 
-    def __init__(self, stats: Callable[[], Mapping[str, tuple[int, int]]]):
+    hits: int
+    misses: int
+    entries: int
+    capacity: int
+    evictions: int = 0
+
+
+class CacheLookups(Collector):
+    """The serving caches, read at scrape time from ``stats()`` (cache name -> CacheStats):
+    ``recserve_cache_lookups_total{cache, result}`` (hits and misses),
+    ``recserve_cache_evictions_total{cache}`` (least recently used entries dropped to stay
+    within the bound), ``recserve_cache_entries{cache}`` and ``recserve_cache_capacity{cache}``
+    (entries held, and the most it holds: memory stays bounded)."""
+
+    def __init__(self, stats: Callable[[], Mapping[str, CacheStats]]):
         self.stats = stats
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        lookups = CounterMetricFamily(
             "recserve_cache_lookups",
             "Lookups of the serving caches (history: users' live histories), by result.",
             labels=["cache", "result"],
         )
-        for cache, (hits, misses) in sorted(self.stats().items()):
-            family.add_metric([cache, "hit"], float(hits))
-            family.add_metric([cache, "miss"], float(misses))
-        yield family
+        evictions = CounterMetricFamily(
+            "recserve_cache_evictions",
+            "Least recently used entries dropped from a serving cache to stay within its bound.",
+            labels=["cache"],
+        )
+        entries = GaugeMetricFamily(
+            "recserve_cache_entries",
+            "Entries held by a serving cache (history: users).",
+            labels=["cache"],
+        )
+        capacity = GaugeMetricFamily(
+            "recserve_cache_capacity",
+            "The most entries a serving cache holds (0: caching off).",
+            labels=["cache"],
+        )
+        for cache, stats in sorted(self.stats().items()):
+            lookups.add_metric([cache, "hit"], float(stats.hits))
+            lookups.add_metric([cache, "miss"], float(stats.misses))
+            evictions.add_metric([cache], float(stats.evictions))
+            entries.add_metric([cache], float(stats.entries))
+            capacity.add_metric([cache], float(stats.capacity))
+        yield lookups
+        yield evictions
+        yield entries
+        yield capacity
 
 
 class HttpMetrics:
@@ -104,7 +138,7 @@ class HttpMetrics:
     def __init__(
         self,
         served: Callable[[], Mapping[str, str]] | None = None,
-        caches: Callable[[], Mapping[str, tuple[int, int]]] | None = None,
+        caches: Callable[[], Mapping[str, CacheStats]] | None = None,
     ):
         self.registry = CollectorRegistry()
         self.requests = Histogram(

@@ -258,7 +258,7 @@ class ServingEngine:
             return self.histories.get(
                 user_id,
                 items,
-                lambda: self.store.feedback.user_history(user_id),
+                lambda: self.store.feedback.user_events(user_id),
                 self.feedback_types,
             )
         except Exception as exc:

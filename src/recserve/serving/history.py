@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from recserve.config import FeedbackKind, FeedbackType
 from recserve.data import Vocabulary
 from recserve.data.dataset import NEGATIVE, POSITIVE, READ
+from recserve.store.feedback import UserEvents
 
 Event = tuple[str, str, float | None, float]  # (item_id, type, value, timestamp), oldest first
 REPLICA_TTL_SECONDS = 1.0  # default expiry when several replicas share the store
@@ -55,16 +56,22 @@ class Classified:
     rated: np.ndarray  # bool: an explicit rating
 
     @classmethod
-    def of(cls, events: Sequence[Event], rules: Mapping[str, FeedbackType]) -> Classified:
+    def of(
+        cls, events: Sequence[Event] | UserEvents, rules: Mapping[str, FeedbackType]
+    ) -> Classified:
         n = len(events)
         kind = np.zeros(n, dtype=np.int8)
         weight = np.zeros(n, dtype=np.float32)
         rated = np.zeros(n, dtype=bool)
         if not n:
             return cls([], kind, weight, rated)
-        item_ids = [e[0] for e in events]
-        types = np.array([e[1] for e in events], dtype=object)
-        values = np.array([np.nan if e[2] is None else e[2] for e in events], dtype=np.float64)
+        if isinstance(events, UserEvents):  # as the store reads them: columns already
+            item_ids, values = events.item_ids, events.values
+            types = np.array(events.types, dtype=object)
+        else:
+            item_ids = [e[0] for e in events]
+            types = np.array([e[1] for e in events], dtype=object)
+            values = np.array([np.nan if e[2] is None else e[2] for e in events], np.float64)
         for name in set(types.tolist()):
             rule = rules.get(str(name))
             if rule is None:  # not configured: a read event
@@ -207,6 +214,7 @@ class HistoryCache:
         self._generation = 0  # bumped by every invalidation: a racing read is not cached
         self.hits = 0
         self.misses = 0
+        self.evictions = 0  # least recently used users dropped to stay within max_users
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -215,7 +223,7 @@ class HistoryCache:
         self,
         user_id: str,
         items: Vocabulary,
-        read: Callable[[], Sequence[Event]],
+        read: Callable[[], Sequence[Event] | UserEvents],
         rules: Mapping[str, FeedbackType],
     ) -> UserHistory:
         """The user's history in ``items``; ``read()`` gives their events on a miss (a user
@@ -242,6 +250,7 @@ class HistoryCache:
                     self._entries.move_to_end(user_id)
                     while len(self._entries) > self.max_users:
                         self._entries.popitem(last=False)
+                        self.evictions += 1
         return history
 
     def holds(self, user_id: str, items: Vocabulary) -> bool:

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from recserve.algorithms.base import C, top_n
+from recserve.algorithms.memo import MemoisedTopN
 from recserve.algorithms.neural.torch_base import TorchRecommender
 from recserve.algorithms.neural.trainer import NeuralConfig, Trainer, seed_everything
 from recserve.data import Dataset
@@ -216,7 +217,7 @@ class SequentialConfig(NeuralConfig):
     )
 
 
-class SequentialRecommender(TorchRecommender[C]):
+class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
     """Next-item models over each user's positive items in time order.
 
     The module maps a token matrix (``batch x length``, padded on ``padding_side``) to one
