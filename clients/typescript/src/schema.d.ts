@@ -146,7 +146,8 @@ export interface paths {
         };
         /**
          * A user's events
-         * @description Newest first.
+         * @description Newest first by event time (events of the same time: the later stored first);
+         *     ``next_cursor`` continues the listing.
          */
         get: operations["user_feedback_v1_users__user_id__feedback_get"];
         put?: never;
@@ -166,7 +167,8 @@ export interface paths {
         };
         /**
          * An item's events
-         * @description Newest first.
+         * @description Newest first by event time (events of the same time: the later stored first);
+         *     ``next_cursor`` continues the listing.
          */
         get: operations["item_feedback_v1_items__item_id__feedback_get"];
         put?: never;
@@ -227,7 +229,9 @@ export interface paths {
         /**
          * Top-n items for a user
          * @description Leaves out items the user gave positive or negative feedback on, and hidden items.
-         *     A user the model cannot personalise for (unknown, no history) gets popular items.
+         *     A user the model cannot personalise for (unknown, no history) gets popular items, as
+         *     does every user before the first training. With ``query``: the items most relevant to
+         *     the text (as ``/v1/search``), in the order of this user's taste.
          */
         get: operations["recommend_v1_users__user_id__recommendations_get"];
         put?: never;
@@ -247,7 +251,9 @@ export interface paths {
         };
         /**
          * Items similar to an item
-         * @description An item added since the last training gets an empty list until the next one.
+         * @description An item added since the last training is compared by its content with the model's
+         *     items (``model: content_similarity``); without content the list is empty with
+         *     ``reason: no_content``.
          */
         get: operations["similar_items_v1_items__item_id__similar_get"];
         put?: never;
@@ -268,7 +274,8 @@ export interface paths {
         /**
          * Popular items
          * @description With ``user_id``, leaves out what that user has already given feedback on. Counts
-         *     positive feedback posted since the last training.
+         *     positive feedback posted since the last training; before the first training, ranks by
+         *     the positive feedback in the store (``model: live_counts/untrained``).
          */
         get: operations["popular_v1_popular_get"];
         put?: never;
@@ -663,6 +670,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search items by text
+         * @description Word search (the database's full-text index) and meaning search (MiniLM vectors)
+         *     fused by rank; with ``user_id`` the user's taste is fused in too. Hidden items never
+         *     appear; ``category`` and ``filter`` work as on recommendation lists.
+         */
+        get: operations["search_v1_search_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recommendations/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a batch job: recommendations for every user or listed users
+         * @description Follow the job at ``GET /v1/recommendations/batch/{job_id}`` (the ``Location``
+         *     header); once it succeeded, its result is one JSON line per user at ``.../result``.
+         *     One job at a time: 409 ``job_already_running`` while another is queued or running.
+         */
+        post: operations["start_batch_v1_recommendations_batch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recommendations/batch/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A batch job's status, progress and results */
+        get: operations["get_batch_v1_recommendations_batch__job_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recommendations/batch/{job_id}/result": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A finished batch job's recommendations as JSON lines
+         * @description ``{"user_id", "items": [{"item_id", "score"}], "model", "experiment", "variant"}``
+         *     per line, users in id order (or in the listed order).
+         */
+        get: operations["get_batch_result_v1_recommendations_batch__job_id__result_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -722,6 +811,71 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * BatchJobStatus
+         * @description One batch job: where it is and, once done, what it wrote.
+         */
+        BatchJobStatus: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Status
+             * @description queued, running, succeeded or failed
+             */
+            status: string;
+            /** Request */
+            request: {
+                [key: string]: unknown;
+            };
+            /**
+             * Progress
+             * @description fraction of the users done, 0 to 1
+             */
+            progress: number;
+            /**
+             * Step
+             * @description what the job is doing now
+             */
+            step: string | null;
+            /**
+             * Results
+             * @description users written, unknown_users (count) and unknown_user_ids (the first 100), models (users each model answered), result_url
+             */
+            results: {
+                [key: string]: unknown;
+            };
+            /** Error */
+            error: string | null;
+            /** Created At */
+            created_at: number;
+            /** Started At */
+            started_at: number | null;
+            /** Finished At */
+            finished_at: number | null;
+        };
+        /**
+         * BatchRequest
+         * @description What to export: the top ``n`` of ``scenario`` for every user, or the listed ones.
+         */
+        BatchRequest: {
+            /**
+             * Users
+             * @description Only these users (unknown ones are reported in the results); leave out for every user in the store.
+             */
+            users?: string[] | null;
+            /**
+             * N
+             * @description Items per user (at most max_n).
+             * @default 10
+             */
+            n?: number;
+            /**
+             * Scenario
+             * @default recommended
+             * @enum {string}
+             */
+            scenario?: "recommended" | "popular" | "trending" | "latest";
+        };
         /** Comparison */
         Comparison: {
             /** Variant */
@@ -867,11 +1021,16 @@ export interface components {
         Explanation: {
             /**
              * Reason
-             * @description history (the user's items that contributed), similar_to_history, similar_to (the anchor item), bought_together, pinned, popular, trending, latest
+             * @description history (the user's items that contributed), similar_to_history, similar_to (the anchor item), bought_together, pinned, popular, trending, latest; query (matches the text query), query_and_taste (and the user's taste ranks it)
              */
             reason: string;
             /** Items */
             items?: components["schemas"]["Reason"][];
+            /**
+             * Detail
+             * @description The reason in words, where given
+             */
+            detail?: string | null;
         };
         /** FeedbackPublic */
         FeedbackPublic: {
@@ -901,6 +1060,11 @@ export interface components {
             anchor_item_id: string;
             /** Items */
             items: components["schemas"]["ListItem"][];
+            /**
+             * Reason
+             * @description Why the list is empty or shorter than asked (null when it is full): no_history, no_content, filtered, no_more_items (docs/api-guide.md, Empty and short lists)
+             */
+            reason?: string | null;
         };
         /** GroupsResponse */
         GroupsResponse: {
@@ -912,6 +1076,11 @@ export interface components {
             recommendation_id: string;
             /** Model */
             model: string;
+            /**
+             * Reason
+             * @description no_history when there is no group (null otherwise)
+             */
+            reason?: string | null;
         };
         /** HealthStatus */
         HealthStatus: {
@@ -960,6 +1129,7 @@ export interface components {
             /** Item Id */
             item_id: string;
         };
+        ItemDetails: unknown;
         /** ItemIdsBody */
         ItemIdsBody: {
             /** Item Ids */
@@ -1032,7 +1202,7 @@ export interface components {
             status: string;
             /**
              * Trigger
-             * @description api, schedule or cli
+             * @description api, schedule, cli or startup
              */
             trigger: string;
             /** Request */
@@ -1051,7 +1221,7 @@ export interface components {
             step: string | null;
             /**
              * Results
-             * @description data statistics, the split, per-model metrics, versions and promotion
+             * @description data statistics, the split, the model search (every trial: family, params, validation ndcg@10, seconds, state, error), per-model metrics, versions and promotion
              */
             results: {
                 [key: string]: unknown;
@@ -1077,6 +1247,8 @@ export interface components {
              */
             pinned?: boolean;
             explanation?: components["schemas"]["Explanation"] | null;
+            /** @description The item's fields named in the request's ``fields`` (null without it, or when the item was deleted meanwhile) */
+            details?: components["schemas"]["ItemDetails"] | null;
         };
         /** ListResponse */
         ListResponse: {
@@ -1107,6 +1279,11 @@ export interface components {
              * @description The user's variant in it
              */
             variant?: string | null;
+            /**
+             * Reason
+             * @description Why the list is empty or shorter than asked (null when it is full): no_history, no_content, filtered, no_more_items (docs/api-guide.md, Empty and short lists)
+             */
+            reason?: string | null;
         };
         /** ModelList */
         ModelList: {
@@ -1195,6 +1372,8 @@ export interface components {
              * @description None: the model does not know the item (last)
              */
             score: number | null;
+            /** @description The item's fields named in the request's ``fields`` */
+            details?: components["schemas"]["ItemDetails"] | null;
         };
         /** ReadyStatus */
         ReadyStatus: {
@@ -1275,6 +1454,54 @@ export interface components {
             /** Score */
             score: number;
         };
+        /** SearchHit */
+        SearchHit: {
+            /** Item Id */
+            item_id: string;
+            /**
+             * Score
+             * @description fused relevance (reciprocal rank fusion), higher first
+             */
+            score: number;
+            /** Title */
+            title?: string | null;
+            /** Categories */
+            categories?: string[];
+            /**
+             * Lexical Rank
+             * @description 1-based rank in word search
+             */
+            lexical_rank?: number | null;
+            /**
+             * Semantic Rank
+             * @description 1-based rank by meaning
+             */
+            semantic_rank?: number | null;
+            /**
+             * Taste Rank
+             * @description 1-based rank by the user's taste (with user_id)
+             */
+            taste_rank?: number | null;
+        };
+        /** SearchResponse */
+        SearchResponse: {
+            /** Query */
+            query: string;
+            /** Items */
+            items: components["schemas"]["SearchHit"][];
+            /**
+             * Semantic
+             * @description "ready"; "building" while item vectors are first encoded (word search only meanwhile); "off" above search_semantic_max_items
+             */
+            semantic: string;
+            /** User Id */
+            user_id?: string | null;
+            /**
+             * Model
+             * @description the model whose taste ordered it
+             */
+            model?: string | null;
+        };
         /** TrainRequest */
         TrainRequest: {
             /**
@@ -1294,6 +1521,16 @@ export interface components {
              * @enum {string}
              */
             promote?: "if_better" | "always" | "never";
+            /**
+             * Budget Seconds
+             * @description Time for the model search and holdout check; unset: train_budget_seconds.
+             */
+            budget_seconds?: number | null;
+            /**
+             * Families
+             * @description The families the model search tries; unset: every one that applies.
+             */
+            families?: string[] | null;
         };
         /** UserCreate */
         UserCreate: {
@@ -3039,6 +3276,8 @@ export interface operations {
     recommend_v1_users__user_id__recommendations_get: {
         parameters: {
             query?: {
+                /** @description Only items about this text, by taste. */
+                query?: string | null;
                 /** @description Items to skip (paging). */
                 offset?: number;
                 /** @description Leave out items the user gave feedback on. */
@@ -3059,6 +3298,8 @@ export interface operations {
                 explain?: boolean;
                 /** @description How many items. */
                 n?: number;
+                /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
+                fields?: string | null;
             };
             header?: never;
             path: {
@@ -3175,6 +3416,8 @@ export interface operations {
                 explain?: boolean;
                 /** @description How many items. */
                 n?: number;
+                /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
+                fields?: string | null;
             };
             header?: never;
             path: {
@@ -3293,6 +3536,8 @@ export interface operations {
                 explain?: boolean;
                 /** @description How many items. */
                 n?: number;
+                /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
+                fields?: string | null;
             };
             header?: never;
             path?: never;
@@ -3408,6 +3653,8 @@ export interface operations {
                 explain?: boolean;
                 /** @description How many items. */
                 n?: number;
+                /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
+                fields?: string | null;
             };
             header?: never;
             path?: never;
@@ -3523,6 +3770,8 @@ export interface operations {
                 explain?: boolean;
                 /** @description How many items. */
                 n?: number;
+                /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
+                fields?: string | null;
             };
             header?: never;
             path?: never;
@@ -3636,6 +3885,8 @@ export interface operations {
                 explain?: boolean;
                 /** @description How many items. */
                 n?: number;
+                /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
+                fields?: string | null;
             };
             header?: never;
             path: {
@@ -3754,6 +4005,8 @@ export interface operations {
                 explain?: boolean;
                 /** @description How many items. */
                 n?: number;
+                /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
+                fields?: string | null;
             };
             header?: never;
             path: {
@@ -3969,6 +4222,8 @@ export interface operations {
                 explain?: boolean;
                 /** @description How many items. */
                 n?: number;
+                /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
+                fields?: string | null;
             };
             header?: never;
             path: {
@@ -4085,6 +4340,8 @@ export interface operations {
                 explain?: boolean;
                 /** @description How many items. */
                 n?: number;
+                /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
+                fields?: string | null;
             };
             header?: never;
             path?: never;
@@ -4181,7 +4438,10 @@ export interface operations {
     };
     rank_v1_users__user_id__rank_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
+                fields?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The client's user id (1-256 characters). */
@@ -5521,6 +5781,414 @@ export interface operations {
             };
             /** @description No such experiment (experiment_not_found) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body or batch too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the API key's rate limit (code rate_limited); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unreachable (database_unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search_v1_search_get: {
+        parameters: {
+            query: {
+                /** @description Words, a title, or a description of what you want. */
+                q: string;
+                /** @description How many items. */
+                n?: number;
+                category?: string | null;
+                /** @description As for lists. */
+                filter?: string | null;
+                /** @description Leave out what this user has already seen. */
+                user_id?: string | null;
+                /** @description hybrid: both searches fused; words or meaning: one of them. */
+                mode?: "hybrid" | "words" | "meaning";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResponse"];
+                };
+            };
+            /** @description Malformed request (invalid JSON, bad cursor) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The API key lacks the needed scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body or batch too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the API key's rate limit (code rate_limited); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unreachable (database_unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_batch_v1_recommendations_batch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchJobStatus"];
+                };
+            };
+            /** @description Malformed request (invalid JSON, bad cursor) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The API key lacks the needed scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A batch job is running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body or batch too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the API key's rate limit (code rate_limited); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unreachable (database_unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_batch_v1_recommendations_batch__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's id. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchJobStatus"];
+                };
+            };
+            /** @description Malformed request (invalid JSON, bad cursor) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The API key lacks the needed scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such batch job (job_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body or batch too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the API key's rate limit (code rate_limited); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unreachable (database_unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_batch_result_v1_recommendations_batch__job_id__result_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's id. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One JSON line per user */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": unknown;
+                };
+            };
+            /** @description Malformed request (invalid JSON, bad cursor) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The API key lacks the needed scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such batch job (job_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The job has not succeeded (job_not_done) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

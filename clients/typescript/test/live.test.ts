@@ -138,8 +138,10 @@ test("popular lists the most liked items first", async () => {
 
 test("search finds an item by its title words", async () => {
   const found = await client.search("item 7", { n: 3, mode: "words" });
-  assert.equal(found.items[0].item_id, "i07");
-  assert.equal(found.items[0].title, "item 7");
+  const first = found.items[0];
+  assert.ok(first, "search found nothing");
+  assert.equal(first.item_id, "i07");
+  assert.equal(first.title, "item 7");
   const error = await rejected(client.search(" "));
   assert.equal(error.code, "invalid_query");
 });
