@@ -15,8 +15,11 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One browser per test module, stopped after it: while Playwright's sync API runs it
+    holds an event loop in this thread, so ``asyncio.run`` (the async client's tests, in
+    another module) fails until it stops."""
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the playwright package is not installed (dev extra)"
     )

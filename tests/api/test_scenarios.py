@@ -180,6 +180,7 @@ def test_explanations_name_the_history_items_that_led_to_each_result(world: Test
         assert entry["explanation"] == {
             "reason": "similar_to",
             "items": [{"item_id": "i00", "weight": 1.0}],
+            "detail": None,
         }
     pinned = get(world, "/v1/users/u00/recommendations", n=2, pin="i29:1", explain="true")
     assert pinned["items"][0]["explanation"]["reason"] == "pinned"
