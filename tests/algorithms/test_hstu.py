@@ -96,3 +96,14 @@ def test_time_bias_can_be_switched_off(data: Dataset) -> None:
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+def test_a_candidate_of_the_training_search_only_where_torch_is(
+    data: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recserve.training import pipeline
+
+    assert pipeline.applicable("hstu", data)
+    assert pipeline.select_models(["hstu"]) == {"hstu": ("hstu", {}, ("recommended",))}
+    monkeypatch.setattr(pipeline, "torch_available", lambda: False)
+    assert not pipeline.applicable("hstu", data)
