@@ -62,10 +62,10 @@ class HSTUConfig(SequentialConfig):
         description="Share of training windows seen without times, so that a request's "
         "sequence (item ids only) is served well too.",
     )
-    learning_rate: float = Field(default=4e-3, gt=0, le=1.0)
+    learning_rate: float = Field(default=2e-3, gt=0, le=1.0)  # SASRec's training settings
     epochs: int = Field(default=200, ge=1, le=1000)
-    batch_size: int = Field(default=16, ge=1, le=65_536)  # as SASRec's: see its config
-    patience: int = Field(default=4, ge=1)
+    batch_size: int = Field(default=64, ge=1, le=65_536)
+    patience: int = Field(default=8, ge=1)
 
     @model_validator(mode="before")
     @classmethod
