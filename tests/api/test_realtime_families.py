@@ -57,9 +57,22 @@ PARAMS: dict[str, dict[str, Any]] = {
         "dropout": 0.1,
         "threads": 1,
     },
+    "hstu": {
+        "size": "tiny",
+        "max_len": 10,
+        "epochs": 30,
+        "patience": 30,
+        "batch_size": 16,
+        "learning_rate": 1e-2,
+        "dropout": 0.1,
+        "time_dropout": 1.0,  # trained as the API serves it: live sequences carry no times
+        "threads": 1,
+    },
 }
 RATING_FAMILIES = frozenset({"biased_mf", "svdpp"})  # they learn from explicit ratings only
-SLOW = frozenset({"two_tower", "fm_ranker", "gru4rec", "sasrec", "embedding"})  # torch, MiniLM
+SLOW = frozenset(
+    {"two_tower", "fm_ranker", "gru4rec", "sasrec", "hstu", "embedding"}
+)  # torch, MiniLM
 
 
 def personalised_families() -> list[Any]:

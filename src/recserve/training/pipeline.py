@@ -54,7 +54,7 @@ OPTIONAL_MODELS: dict[str, ModelSpec] = {
 
 # Families that need something in the data beyond events.
 NEEDS_RELATIONS = frozenset({"social"})
-NEEDS_TORCH = frozenset({"gru4rec", "sasrec", "two_tower", "fm_ranker"})
+NEEDS_TORCH = frozenset({"gru4rec", "sasrec", "hstu", "two_tower", "fm_ranker"})
 
 
 def torch_available() -> bool:

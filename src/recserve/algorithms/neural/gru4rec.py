@@ -17,14 +17,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import numpy as np
 from pydantic import Field
 
 from recserve.algorithms.neural.sequences import (
     Ragged,
     SequentialConfig,
     SequentialRecommender,
-    split_sessions,
+    session_cuts,
 )
 
 
@@ -97,10 +96,9 @@ class GRU4Rec(SequentialRecommender[GRU4RecConfig]):
     config_class = GRU4RecConfig
     padding_side = "right"
 
-    def _training_sequences(self, sequences: Ragged) -> list[np.ndarray]:
+    def _training_sequences(self, sequences: Ragged) -> Ragged:
         gap = self.config.session_gap_minutes
-        sessions = split_sessions(sequences, None if gap is None else gap * 60.0)
-        return [s for s in sessions if len(s) >= 2]
+        return session_cuts(sequences, None if gap is None else gap * 60.0)
 
     def build_module(self) -> Any:
         cfg = self.config

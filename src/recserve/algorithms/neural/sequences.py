@@ -9,7 +9,7 @@ Item indices are shifted by one inside the networks: ``0`` is padding, item ``i`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -81,34 +81,58 @@ def user_sequences(data: Dataset) -> Ragged:
     )
 
 
+def session_cuts(sequences: Ragged, gap_seconds: float | None) -> Ragged:
+    """The same events cut into sessions: a new row wherever two consecutive events of a
+    sequence are more than ``gap_seconds`` apart (None: one row per sequence). Empty rows
+    are dropped; times travel along."""
+    starts = np.zeros(len(sequences.values), dtype=bool)
+    starts[sequences.indptr[:-1][sequences.lengths > 0]] = True
+    if gap_seconds is not None and sequences.times is not None and len(sequences.values):
+        starts[1:] |= np.diff(sequences.times) > gap_seconds
+    indptr = np.r_[np.flatnonzero(starts), len(sequences.values)].astype(np.int64)
+    return Ragged(indptr, sequences.values, sequences.times)
+
+
 def split_sessions(sequences: Ragged, gap_seconds: float | None) -> list[np.ndarray]:
     """Each sequence cut where two consecutive events are more than ``gap_seconds`` apart
     (None: one session per sequence). Empty sessions are dropped."""
-    if gap_seconds is None or sequences.times is None:
-        return [row for row in sequences.rows() if len(row)]
-    sessions = []
-    for r in range(len(sequences)):
-        start, end = sequences.indptr[r], sequences.indptr[r + 1]
-        if end == start:
-            continue
-        times = sequences.times[start:end]
-        cuts = np.flatnonzero(np.diff(times) > gap_seconds) + 1
-        sessions.extend(np.split(sequences.values[start:end], cuts))
-    return sessions
+    return session_cuts(sequences, gap_seconds).rows()
+
+
+def window_positions(
+    sequences: Ragged, max_len: int, side: Literal["left", "right"] = "right"
+) -> np.ndarray:
+    """Training windows of at most ``max_len + 1`` items (``max_len`` inputs, each followed by
+    its target), as a ``windows x (max_len + 1)`` matrix of positions into
+    ``sequences.values`` (``-1``: padding on ``side``). A long sequence is cut from its end
+    into windows that overlap by one item, so every transition is learned once; sequences
+    shorter than two items teach nothing. Built with array operations, no loop per row."""
+    lengths = sequences.lengths
+    rows = np.flatnonzero(lengths >= 2)
+    n = lengths[rows]
+    count = 1 + np.maximum(0, -(-(n - max_len - 1) // max_len))  # windows per row
+    row = np.repeat(rows, count)
+    k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    end = np.repeat(n, count) - k * max_len
+    start = np.maximum(0, end - max_len - 1)
+    length = end - start
+    width = max_len + 1
+    column = np.arange(width)[None, :]
+    offset = column if side == "right" else column - (width - length)[:, None]
+    positions = (sequences.indptr[row] + start)[:, None] + offset
+    return np.where((offset >= 0) & (offset < length[:, None]), positions, -1)
 
 
 def windows(sequences: Sequence[np.ndarray], max_len: int) -> list[np.ndarray]:
-    """Training windows of at most ``max_len + 1`` items (``max_len`` inputs, each followed by
-    its target): a long sequence is cut from its end into windows that overlap by one item, so
-    every transition is learned once. Sequences shorter than two items teach nothing."""
-    out = []
-    for seq in sequences:
-        end = len(seq)
-        while end >= 2:
-            start = max(0, end - max_len - 1)
-            out.append(seq[start:end])
-            end = start + 1
-    return out
+    """The windows of :func:`window_positions` as arrays of items."""
+    ragged = Ragged(
+        np.r_[0, np.cumsum([len(s) for s in sequences])].astype(np.int64),
+        np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
+        if len(sequences)
+        else np.empty(0, np.int64),
+    )
+    positions = window_positions(ragged, max_len)
+    return [ragged.values[p[p >= 0]] for p in positions]
 
 
 def pad(
@@ -128,31 +152,48 @@ def pad(
     return out
 
 
-def next_item_batches(
-    train_windows: Sequence[np.ndarray],
-    batch_size: int,
-    side: Literal["left", "right"],
-    rng: np.random.Generator,
-    bucket_batches: int = 32,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """One epoch of shuffled ``(inputs, targets)`` token matrices: targets are the inputs
-    shifted by one step, ``0`` where there is nothing to predict.
+def pad_times(
+    times: Sequence[np.ndarray | None], length: int, side: Literal["left", "right"]
+) -> Any:
+    """A float tensor of event times laid out like :func:`pad`'s tokens (zeros as padding),
+    or None when no row has times: a request's sequence carries none, and a network that
+    reads times then serves without them, as it learned to with ``time_dropout``."""
+    import torch
 
-    Windows of similar length are batched together (within random pools of
-    ``bucket_batches`` batches) and each batch is padded to its own longest window only, so
-    little time goes on padding; the batch order is shuffled.
-    """
-    lengths = np.fromiter((len(w) for w in train_windows), dtype=np.int64, count=len(train_windows))
-    order = rng.permutation(len(train_windows))
-    pool = batch_size * bucket_batches
-    groups: list[np.ndarray] = []
-    for start in range(0, len(order), pool):
-        members = order[start : start + pool]
-        members = members[np.argsort(lengths[members], kind="stable")]
-        groups.extend(members[i : i + batch_size] for i in range(0, len(members), batch_size))
-    for g in rng.permutation(len(groups)):
-        chunk = [train_windows[i] for i in groups[g]]
-        yield pad([w[:-1] for w in chunk], side), pad([w[1:] for w in chunk], side)
+    if all(t is None for t in times):
+        return None
+    out = np.zeros((len(times), length), dtype=np.float64)
+    for r, row in enumerate(times):
+        if row is not None and len(row):
+            row = np.asarray(row, dtype=np.float64)[-length:]
+            if side == "left":
+                out[r, length - len(row) :] = row
+            else:
+                out[r, : len(row)] = row
+    return torch.from_numpy(out)
+
+
+@dataclass(frozen=True)
+class WindowBatch:
+    """One training batch: input and target token matrices (targets are the inputs shifted
+    by one step, ``PAD`` where there is nothing to predict) and the inputs' event times."""
+
+    inputs: Any
+    targets: Any
+    times: Any | None = None
+
+
+def batch_rows(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, bucket_batches: int = 32
+) -> list[np.ndarray]:
+    """One epoch's batches, as arrays of row indices: rows of similar length are batched
+    together (within random pools of ``bucket_batches`` batches), so each batch can be cut
+    to its own longest row and little time goes on padding; the batch order is shuffled."""
+    order = rng.permutation(len(lengths))
+    pool = np.arange(len(order)) // (batch_size * bucket_batches)
+    order = order[np.lexsort((lengths[order], pool))]
+    groups = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return [groups[g] for g in rng.permutation(len(groups))]
 
 
 def holdout_last(
@@ -205,8 +246,9 @@ class SequentialConfig(NeuralConfig):
     dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
     loss: Literal["auto", "softmax", "sampled_softmax"] = Field(
         default="auto",
-        description="Cross-entropy over the whole catalogue (softmax), or against uniform "
-        f"shared negatives (sampled_softmax); auto: softmax up to {FULL_SOFTMAX_ITEMS:,} items.",
+        description="Cross-entropy over the whole catalogue (softmax), or against shared "
+        "negatives drawn by popularity with logQ correction (sampled_softmax); auto: softmax "
+        f"up to {FULL_SOFTMAX_ITEMS:,} items.",
     )
     negatives: int = Field(default=1024, ge=1, description="Shared negatives of sampled_softmax.")
     validation_users: int = Field(
@@ -231,90 +273,163 @@ class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
     uses_history = True  # only read when no sequence is given (order then unknown)
     supports_similar_items = True
     padding_side: ClassVar[Literal["left", "right"]] = "left"
+    uses_times: ClassVar[bool] = False  # the network reads event times (kept for serving)
 
     trained: Ragged | None = None
+    _log_q: Any = None  # the negative sampler's log-probabilities, during training only
     best_epoch: int | None = None
 
     # -- what each network defines ------------------------------------------------------------
 
-    def _training_sequences(self, sequences: Ragged) -> list[np.ndarray]:
+    def _training_sequences(self, sequences: Ragged) -> Ragged:
         """The sequences to learn transitions from (default: each user's whole sequence)."""
-        return [row for row in sequences.rows() if len(row) >= 2]
+        return sequences
+
+    def _hidden(self, module: Any, tokens: Any, times: Any | None) -> Any:
+        """One hidden state per position; ``times`` (seconds, aligned with ``tokens``, or None
+        when unknown) matter only to networks that read them (HSTU)."""
+        return module(tokens)
 
     # -- training ------------------------------------------------------------------------------
 
     def _fit(self, data: Dataset) -> None:
-        import torch
 
         cfg: SequentialConfig = self.config  # type: ignore[assignment]
         rng = seed_everything(cfg.seed, cfg.threads)
         sequences = user_sequences(data)
         train, valid_users, valid_targets = holdout_last(sequences, cfg.validation_users, rng)
-        train_windows = windows(self._training_sequences(train), cfg.max_len)
+        source = self._training_sequences(train)
         device = self.device
         self.module = self.build_module().to(device)
+        batches, n_batches = self._window_batches(source, device)
+        self._log_q = self._sampling_log_probabilities(source.values, device)
         valid_inputs = train.tails(cfg.max_len)
         valid_rows = [valid_inputs.row(u) for u in valid_users]
+        valid_times = (
+            None
+            if valid_inputs.times is None
+            else [
+                valid_inputs.times[valid_inputs.indptr[u] : valid_inputs.indptr[u + 1]]
+                for u in valid_users
+            ]
+        )
         valid_seen = [train.row(u) for u in valid_users]  # left out of the ranking
 
-        def batches(epoch_rng: np.random.Generator) -> Iterator[tuple[Any, Any]]:
-            for inputs, targets in next_item_batches(
-                train_windows, cfg.batch_size, self.padding_side, epoch_rng
-            ):
-                yield torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device)
-
         def validate(module: Any) -> float:
-            scores = self._scores_of(module, valid_rows)
+            scores = self._scores_of(module, valid_rows, valid_times)
             return ndcg_of_targets(scores, valid_targets, valid_seen, k=10)
 
         trainer = Trainer(cfg)
-        trainer.fit(
-            self.module,
-            batches,
-            self._loss,
-            validate if len(valid_users) else None,
-            rng=rng,
-            n_batches=math.ceil(len(train_windows) / cfg.batch_size),
-        )
+        try:
+            trainer.fit(
+                self.module,
+                batches,
+                self._loss,
+                validate if len(valid_users) else None,
+                rng=rng,
+                n_batches=n_batches,
+            )
+        finally:
+            self._log_q = None
         self.history, self.best_epoch = trainer.history, trainer.best_epoch
         tails = sequences.tails(cfg.max_len)
-        self.trained = Ragged(tails.indptr, tails.values)  # times are not kept
+        self.trained = Ragged(tails.indptr, tails.values, tails.times if self.uses_times else None)
 
-    def _loss(self, module: Any, batch: tuple[Any, Any]) -> Any:
+    def _window_batches(
+        self, source: Ragged, device: Any
+    ) -> tuple[Callable[[np.random.Generator], Iterator[WindowBatch]], int]:
+        """Every training window padded once into one tensor (times beside it when the
+        network reads them); an epoch is then a shuffled list of row-index batches, each cut
+        to its longest window: no Python work per window."""
+        import torch
+
+        cfg: SequentialConfig = self.config  # type: ignore[assignment]
+        positions = window_positions(source, cfg.max_len, self.padding_side)
+        real = positions >= 0
+        lengths = real.sum(axis=1)
+        tokens = torch.from_numpy(np.where(real, source.values[positions] + 1, PAD)).to(device)
+        times = None
+        if self.uses_times and source.times is not None:
+            times = torch.from_numpy(np.where(real, source.times[positions], 0.0)).to(device)
+        width = positions.shape[1]
+
+        def batches(epoch_rng: np.random.Generator) -> Iterator[WindowBatch]:
+            for rows in batch_rows(lengths, cfg.batch_size, epoch_rng):
+                longest = int(lengths[rows].max())
+                cols = (
+                    slice(0, longest)
+                    if self.padding_side == "right"
+                    else slice(width - longest, width)
+                )
+                index = torch.from_numpy(rows).to(device)
+                block = tokens[index, cols]
+                targets = block[:, 1:]
+                inputs = block[:, :-1] * (targets != PAD)  # a window's last item is no input
+                yield WindowBatch(
+                    inputs, targets, None if times is None else times[index, cols][:, :-1]
+                )
+
+        return batches, math.ceil(len(lengths) / cfg.batch_size)
+
+    def _sampling_log_probabilities(self, items: np.ndarray, device: Any) -> Any:
+        """log q of the negative sampler: items in proportion to their training count (plus
+        one, so every item is drawn now and then); None when the loss is a full softmax."""
+        import torch
+
+        if self._full_softmax():
+            return None
+        counts = np.bincount(items, minlength=self.n_items).astype(np.float64) + 1.0
+        return torch.from_numpy(np.log(counts / counts.sum())).float().to(device)
+
+    def _full_softmax(self) -> bool:
+        cfg: SequentialConfig = self.config  # type: ignore[assignment]
+        return cfg.loss == "softmax" or (cfg.loss == "auto" and self.n_items <= FULL_SOFTMAX_ITEMS)
+
+    def _loss(self, module: Any, batch: WindowBatch) -> Any:
         import torch
         import torch.nn.functional as F
 
         cfg: SequentialConfig = self.config  # type: ignore[assignment]
-        inputs, targets = batch
-        hidden = module(inputs)
-        mask = targets != PAD
-        states, wanted = hidden[mask], targets[mask]  # (N, d), tokens 1..n_items
+        hidden = self._hidden(module, batch.inputs, batch.times)
+        mask = batch.targets != PAD
+        states, wanted = hidden[mask], batch.targets[mask]  # (N, d), tokens 1..n_items
         weights = module.items.weight
-        full = cfg.loss == "softmax" or (cfg.loss == "auto" and self.n_items <= FULL_SOFTMAX_ITEMS)
-        if full:
-            logits = states @ weights[1:].T
-            return F.cross_entropy(logits, wanted - 1)
-        negatives = torch.randint(1, weights.shape[0], (cfg.negatives,), device=states.device)
-        positive = (states * weights[wanted]).sum(-1, keepdim=True)
-        negative = states @ weights[negatives].T
-        negative = negative.masked_fill(negatives[None, :] == wanted[:, None], -torch.inf)
+        if self._log_q is None:
+            logits = states @ weights[1:].T.to(states.dtype)
+            return F.cross_entropy(logits.float(), wanted - 1)
+        # sampled softmax: shared negatives drawn by popularity, each logit corrected by the
+        # log of its expected count in the sample (logQ), so the estimate is unbiased
+        log_q = self._log_q
+        drawn = torch.multinomial(log_q.exp(), cfg.negatives, replacement=True)
+        correction = math.log(cfg.negatives)
+        positive = (states * weights[wanted].to(states.dtype)).sum(-1, keepdim=True).float()
+        positive = positive - (log_q[wanted - 1] + correction)[:, None]
+        negative = (states @ weights[drawn + 1].T.to(states.dtype)).float()
+        negative = negative - (log_q[drawn] + correction)[None, :]
+        negative = negative.masked_fill(drawn[None, :] + 1 == wanted[:, None], -torch.inf)
         logits = torch.cat([positive, negative], dim=1)
         first = torch.zeros(len(wanted), dtype=torch.long, device=states.device)
         return F.cross_entropy(logits, first)  # the positive is column 0
 
     # -- serving -------------------------------------------------------------------------------
 
-    def _last_states(self, module: Any, tokens: Any) -> Any:
+    def _last_states(self, module: Any, tokens: Any, times: Any | None = None) -> Any:
         import torch
 
-        hidden = module(tokens)
+        hidden = self._hidden(module, tokens, times)
         if self.padding_side == "left":
             return hidden[:, -1]
         last = (tokens != PAD).sum(dim=1) - 1
         return hidden[torch.arange(len(tokens), device=tokens.device), last]
 
-    def _scores_of(self, module: Any, rows: Sequence[np.ndarray]) -> np.ndarray:
-        """Scores over the catalogue after each (non-empty) item sequence in ``rows``."""
+    def _scores_of(
+        self,
+        module: Any,
+        rows: Sequence[np.ndarray],
+        times: Sequence[np.ndarray | None] | None = None,
+    ) -> np.ndarray:
+        """Scores over the catalogue after each (non-empty) item sequence in ``rows``
+        (``times``: each row's event times, or None where unknown)."""
         import torch
 
         out = np.zeros((len(rows), self.n_items), dtype=np.float32)
@@ -322,29 +437,48 @@ class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
         with torch.inference_mode():
             for start in range(0, len(rows), SCORE_CHUNK):
                 chunk = rows[start : start + SCORE_CHUNK]
-                tokens = torch.from_numpy(pad(chunk, self.padding_side))
-                states = self._last_states(module, tokens.to(weights.device))
+                tokens = torch.from_numpy(pad(chunk, self.padding_side)).to(weights.device)
+                chunk_times = None
+                if self.uses_times and times is not None:
+                    chunk_times = pad_times(
+                        times[start : start + SCORE_CHUNK], tokens.shape[1], self.padding_side
+                    )
+                    chunk_times = None if chunk_times is None else chunk_times.to(weights.device)
+                states = self._last_states(module, tokens, chunk_times)
                 out[start : start + len(chunk)] = (states @ weights.T).float().cpu().numpy()
         return out
 
     def _inputs(
         self, users: np.ndarray, history: sp.csr_matrix, sequences: Sequence[np.ndarray] | None
     ) -> list[np.ndarray]:
-        """The item sequence each requested user is served from (empty: nothing to go on)."""
+        return self._inputs_with_times(users, history, sequences)[0]
+
+    def _inputs_with_times(
+        self, users: np.ndarray, history: sp.csr_matrix, sequences: Sequence[np.ndarray] | None
+    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        """The item sequence each requested user is served from (empty: nothing to go on),
+        and its event times where known (only for the sequence the model saw in training:
+        a request's sequence carries no times)."""
         assert self.trained is not None
         cfg: SequentialConfig = self.config  # type: ignore[assignment]
-        rows = []
+        rows: list[np.ndarray] = []
+        times: list[np.ndarray | None] = []
         for r, user in enumerate(users):
-            seq = np.empty(0, np.int64)
+            seq, when = np.empty(0, np.int64), None
             if sequences is not None:
                 seq = np.asarray(sequences[r], dtype=np.int64)
                 seq = seq[(seq >= 0) & (seq < self.n_items)]
             if not len(seq) and 0 <= user < len(self.trained):
                 seq = self.trained.row(int(user))
+                if self.trained.times is not None:
+                    when = self.trained.times[
+                        self.trained.indptr[user] : self.trained.indptr[user + 1]
+                    ][-cfg.max_len :]
             if not len(seq):
                 seq = history.indices[history.indptr[r] : history.indptr[r + 1]].astype(np.int64)
             rows.append(seq[-cfg.max_len :])
-        return rows
+            times.append(when)
+        return rows, times
 
     def has_signal(
         self,
@@ -363,12 +497,14 @@ class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
     def _score_sequences(
         self, users: np.ndarray, history: sp.csr_matrix, sequences: Sequence[np.ndarray] | None
     ) -> np.ndarray:
-        rows = self._inputs(users, history, sequences)
+        rows, times = self._inputs_with_times(users, history, sequences)
         scores = np.zeros((len(users), self.n_items), dtype=np.float32)
         with_signal = [r for r, seq in enumerate(rows) if len(seq)]
         if with_signal:
             self.module.eval()
-            scores[with_signal] = self._scores_of(self.module, [rows[r] for r in with_signal])
+            scores[with_signal] = self._scores_of(
+                self.module, [rows[r] for r in with_signal], [times[r] for r in with_signal]
+            )
         return scores
 
     def similar_items(self, items: np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -387,9 +523,15 @@ class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
 
     def _extra_state(self) -> dict[str, np.ndarray]:
         assert self.trained is not None
-        return {"sequences.indptr": self.trained.indptr, "sequences.items": self.trained.values}
+        state = {"sequences.indptr": self.trained.indptr, "sequences.items": self.trained.values}
+        if self.trained.times is not None:
+            state["sequences.times"] = self.trained.times
+        return state
 
     def _restore_extra(self, arrays: dict[str, np.ndarray]) -> None:
+        times = arrays.get("sequences.times")
         self.trained = Ragged(
-            arrays["sequences.indptr"].astype(np.int64), arrays["sequences.items"].astype(np.int64)
+            arrays["sequences.indptr"].astype(np.int64),
+            arrays["sequences.items"].astype(np.int64),
+            None if times is None else times.astype(np.float64),
         )

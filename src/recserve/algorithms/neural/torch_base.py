@@ -20,6 +20,7 @@ class TorchRecommender(Recommender[C]):
 
     module: Any = None
     history: list[EpochLog]
+    _serving_device: Any = None  # set on load: the configured device, or the CPU without one
 
     @abstractmethod
     def build_module(self) -> Any:
@@ -27,6 +28,10 @@ class TorchRecommender(Recommender[C]):
 
     @property
     def device(self) -> Any:
+        """The training device of the config; for a loaded model, where it serves (the CPU
+        when it was trained on a GPU that this machine lacks)."""
+        if self._serving_device is not None:
+            return self._serving_device
         return resolve_device(self.config.device)  # type: ignore[attr-defined]
 
     def _extra_state(self) -> dict[str, np.ndarray]:
@@ -46,9 +51,14 @@ class TorchRecommender(Recommender[C]):
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         import torch
 
+        self._serving_device = resolve_device(
+            self.config.device,  # type: ignore[attr-defined]
+            fall_back_to_cpu=True,
+        )
         self._restore_extra({k: v for k, v in arrays.items() if not k.startswith(PARAM_PREFIX)})
         self.module = self.build_module()
         state = {
+            # saved as CPU float arrays whatever the training device: no map_location needed
             k.removeprefix(PARAM_PREFIX): torch.from_numpy(np.array(v))
             for k, v in arrays.items()
             if k.startswith(PARAM_PREFIX)

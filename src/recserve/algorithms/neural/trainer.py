@@ -5,12 +5,15 @@
 * Early stopping on a validation score computed by the model (higher is better); the best
   epoch's weights are restored at the end.
 * Per-epoch metrics go to the log and to ``Trainer.history``; a tqdm bar when asked.
-* Runs on a GPU when ``device`` is "cuda" or "auto" and one is present.
+* Runs on a GPU when ``device`` is "cuda" or "auto" and one is present, under bfloat16
+  autocast (``bf16``); the weights stay float32, so a model trained on a GPU is saved as
+  plain float arrays and loads on a CPU-only replica (see ``TorchRecommender``).
 * Memory stays bounded: batches are produced lazily by the model, never all at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -42,18 +45,29 @@ class NeuralConfig(ModelConfig):
     patience: int = Field(
         default=3, ge=1, description="Epochs without improvement before stopping."
     )
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where to train: auto takes CUDA when present; a model saved from a GPU "
+        "serves on the CPU where no GPU is.",
+    )
+    bf16: bool = Field(
+        default=True, description="bfloat16 autocast when training on CUDA (the CPU keeps fp32)."
+    )
     threads: int = Field(default=2, ge=1, le=256, description="CPU threads for torch.")
     progress: bool = Field(default=False, description="Show a progress bar per epoch.")
 
 
-def resolve_device(name: str) -> Any:
+def resolve_device(name: str, fall_back_to_cpu: bool = False) -> Any:
+    """The torch device for a ``device`` setting. Training on "cuda" without a GPU is an
+    error; serving (``fall_back_to_cpu``) then runs on the CPU instead."""
     import torch
 
     if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if not fall_back_to_cpu:
             raise RuntimeError("device='cuda' was asked for but no CUDA device is available")
-        return torch.device("cuda")
+        log.info("model trained for device='cuda' is served on the CPU: no CUDA device here")
     return torch.device("cpu")
 
 
@@ -64,9 +78,10 @@ def seed_everything(seed: int, threads: int) -> np.random.Generator:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     import torch
 
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # every device's generator, CUDA's included
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False  # autotuning picks kernels by timing
     return np.random.default_rng(seed)
 
 
@@ -113,6 +128,12 @@ class Trainer:
         optimiser = torch.optim.AdamW(
             module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
         )
+        on_cuda = any(p.is_cuda for p in module.parameters())
+        precision = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if on_cuda and cfg.bf16
+            else contextlib.nullcontext()
+        )
         best_score, best_state, stale = -math.inf, None, 0
         for epoch in range(1, cfg.epochs + 1):
             start = time.perf_counter()
@@ -132,7 +153,8 @@ class Trainer:
                     # which under ``-W error`` would abort training. Results on a GPU are
                     # then reproducible only up to float summation order; the CPU is exact.
                     warnings.filterwarnings("ignore", message=NONDETERMINISTIC_WARNING)
-                    value = loss(module, batch)
+                    with precision:
+                        value = loss(module, batch)
                     if not torch.isfinite(value):
                         raise NonFiniteLossError(f"loss is {value.item()} at epoch {epoch}")
                     value.backward()
