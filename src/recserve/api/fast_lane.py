@@ -164,17 +164,18 @@ class FastLaneMiddleware:
             scope["route"], scope["path_params"] = _POPULAR, {}
             return answer
         found = _USER_LIST.fullmatch(path)
-        if found is None or not _plain_id(user_id := found.group(1)):
+        if found is None or not _plain_id(found.group(1)):
             return None
+        listed_user: str = found.group(1)
         parsed = simple_options(query, max_n, user_param=False)
         if parsed is None:
             return None
         options = parsed[0]
         answer = _inline_or_read(
-            in_memory(engine, user_id, options, "recommended"),
-            lambda: recommendations_body(engine, user_id, options),
+            in_memory(engine, listed_user, options, "recommended"),
+            lambda: recommendations_body(engine, listed_user, options),
         )
-        scope["route"], scope["path_params"] = _RECOMMENDATIONS, {"user_id": user_id}
+        scope["route"], scope["path_params"] = _RECOMMENDATIONS, {"user_id": listed_user}
         return answer
 
 
