@@ -6,7 +6,7 @@ parts index the same users and items and metrics compare like with like.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -71,13 +71,16 @@ class ItemFeatures:
 
     def document(self, i: int) -> str:
         """One text per item for content models: title, categories, tags, then the text."""
-        parts = [
-            self.titles[i],
-            " ".join(self.categories[i]),
-            " ".join(self.tags[i]),
-            self.texts[i],
-        ]
-        return ". ".join(p for p in parts if p)
+        return item_document(self.titles[i], self.categories[i], self.tags[i], self.texts[i])
+
+
+def item_document(
+    title: str | None, categories: Sequence[str], tags: Sequence[str], text: str | None
+) -> str:
+    """The text of an item that content models and search encode: title, categories, tags,
+    then the free text, the empty ones left out."""
+    parts = [title or "", " ".join(categories), " ".join(tags), text or ""]
+    return ". ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)

@@ -115,10 +115,11 @@ class CatalogueSearch:
             "taste": {i: r for r, i in enumerate(taste, start=1)},
         }
         if by_taste and taste:
-            head = candidates[: max(n, min(len(candidates), 3 * n))]  # the most relevant
-            head_set = set(head)
-            order = [i for i in taste if i in head_set]
-            order += [i for i in head if i not in set(order)]
+            head = candidates[: 3 * n]  # the most relevant
+            in_head = set(head)
+            order = [i for i in taste if i in in_head]
+            placed = set(order)
+            order += [i for i in head if i not in placed]
             final = {i: 1.0 / (RRF_K + r) for r, i in enumerate(order, start=1)}
         elif taste:
             final = fuse([lexical, semantic, taste])

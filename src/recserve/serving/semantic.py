@@ -26,23 +26,20 @@ from typing import Any
 
 import numpy as np
 
+from recserve.data.dataset import item_document
 from recserve.store import Store
 
 log = logging.getLogger(__name__)
 
-PAGE = 5_000  # rows read per page while scanning the catalogue
+DOCUMENT_COLUMNS = ("title", "text", "categories", "tags", "updated_at")
 Encoder = Callable[[Sequence[str]], np.ndarray]
 
 
 def document(row: dict[str, Any]) -> str:
-    """The item's text for the encoder, as ``ItemFeatures.document`` builds it."""
-    parts = [
-        row.get("title") or "",
-        " ".join(row.get("categories") or []),
-        " ".join(row.get("tags") or []),
-        row.get("text") or "",
-    ]
-    return ". ".join(p for p in parts if p)
+    """A store row's text for the encoder (``item_document``, as content models read it)."""
+    return item_document(
+        row.get("title"), row.get("categories") or [], row.get("tags") or [], row.get("text")
+    )
 
 
 @dataclass(frozen=True)
@@ -185,13 +182,8 @@ class SemanticIndex:
         return len(stale)
 
     def _rows(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        cursor: str | None = None
-        while True:
-            page, cursor = self.store.items.page(cursor, PAGE)
-            rows.extend(page)
-            if cursor is None:
-                return rows
+        """Every item's id, text fields and ``updated_at``, in one streamed query."""
+        return list(self.store.items.all_rows(DOCUMENT_COLUMNS).values())
 
     def _ann(self, vectors: np.ndarray) -> Any:
         if len(vectors) < self.ann_min_items or not len(vectors):

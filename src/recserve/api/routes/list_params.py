@@ -16,7 +16,7 @@ from recserve.api.errors import ApiError
 from recserve.schemas import ID_MAX
 from recserve.schemas.scenarios import DETAIL_FIELDS, Explanation, ListItem, ListResponse, Reason
 from recserve.serving import RecommendationList
-from recserve.serving.filters import FilterError, parse_filter
+from recserve.serving.filters import FilterError, Node, parse_filter
 from recserve.serving.options import ListOptions
 from recserve.store import Store
 
@@ -100,6 +100,16 @@ async def top_n(
     return n
 
 
+def filter_node(filter: str | None) -> Node | None:
+    """The ``filter`` parameter parsed; a 400 ``invalid_filter`` saying where it fails."""
+    if filter is None:
+        return None
+    try:
+        return parse_filter(filter)
+    except FilterError as exc:
+        raise _bad("invalid_filter", "filter", str(exc), filter) from exc
+
+
 async def list_options(
     n: Annotated[int, Depends(top_n)],
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (paging).")] = 0,
@@ -132,12 +142,7 @@ async def list_options(
     explain: Annotated[bool, Query(description="Say why each item is there.")] = False,
     fields: ItemFieldsParam = (),
 ) -> ListOptions:
-    node = None
-    if filter is not None:
-        try:
-            node = parse_filter(filter)
-        except FilterError as exc:
-            raise _bad("invalid_filter", "filter", str(exc), filter) from exc
+    node = filter_node(filter)
     return ListOptions(
         n=n,
         offset=offset,

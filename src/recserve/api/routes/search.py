@@ -10,13 +10,12 @@ from starlette.concurrency import run_in_threadpool
 
 from recserve.api.deps import OptionalUserQuery
 from recserve.api.errors import ApiError
-from recserve.api.routes.list_params import top_n
+from recserve.api.routes.list_params import filter_node, top_n
 from recserve.config import FeedbackKind
 from recserve.schemas import SearchHit, SearchResponse
 from recserve.schemas.scenarios import Explanation, ListItem, ListResponse
 from recserve.serving import ServingEngine
 from recserve.serving.engine import new_recommendation_id
-from recserve.serving.filters import FilterError, parse_filter
 from recserve.serving.options import ListOptions
 from recserve.serving.search import CatalogueSearch
 from recserve.store import Store
@@ -59,12 +58,7 @@ async def search(
     appear; ``category`` and ``filter`` work as on recommendation lists."""
     check_query(q)
     n = await top_n(request, n)
-    where = None
-    if filter is not None:
-        try:
-            where = parse_filter(filter)
-        except FilterError as exc:
-            raise ApiError(400, "invalid_filter", f"query.filter: {exc}") from exc
+    where = filter_node(filter)
     result = await run_in_threadpool(
         _search(request).search, q, n, category=category, where=where, user_id=user_id, mode=mode
     )
