@@ -16,10 +16,11 @@ from recserve.algorithms.neural.sequences import (
     Ragged,
     holdout_last,
     ndcg_of_targets,
+    next_item_pairs,
     pad,
-    split_sessions,
+    session_cuts,
     user_sequences,
-    windows,
+    window_positions,
 )
 from recserve.config import default_feedback_types
 from recserve.data import Dataset
@@ -78,12 +79,32 @@ def test_user_sequences_are_in_time_order_and_ties_keep_event_order() -> None:
     assert split.test.item[split.test.user == data.users.get("a")].tolist() == [z]
 
 
+def _ragged(*rows: list[int]) -> Ragged:
+    indptr = np.r_[0, np.cumsum([len(r) for r in rows])].astype(np.int64)
+    return Ragged(indptr, np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]))
+
+
 def test_windows_cover_every_transition_once() -> None:
-    seq = np.arange(10)
-    cut = windows([seq, np.array([7])], max_len=4)
-    assert [w.tolist() for w in cut] == [[5, 6, 7, 8, 9], [1, 2, 3, 4, 5], [0, 1]]
-    transitions = {(int(a), int(b)) for w in cut for a, b in itertools.pairwise(w)}
+    ragged = _ragged(list(range(10)), [7])
+    positions = window_positions(ragged, max_len=4)
+    cut = [ragged.values[p[p >= 0]].tolist() for p in positions]
+    assert cut == [[5, 6, 7, 8, 9], [1, 2, 3, 4, 5], [0, 1]]
+    transitions = {(a, b) for w in cut for a, b in itertools.pairwise(w)}
     assert transitions == {(i, i + 1) for i in range(9)}
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_training_pairs_are_the_transitions_and_nothing_else(side: str) -> None:
+    """Padded on either side, every (input, target) pair the loss sees is a real transition:
+    the padding before a left-padded window's first item predicts nothing."""
+    ragged = _ragged([0, 1, 2], [3, 4, 5, 6, 7], [8, 9])
+    positions = window_positions(ragged, max_len=5, side=side)  # type: ignore[arg-type]
+    tokens = np.where(positions >= 0, ragged.values[positions] + 1, 0)  # PAD = 0
+    inputs, targets = next_item_pairs(tokens)
+    counted = targets != 0
+    assert ((inputs != 0) == counted).all()
+    pairs = sorted(zip(inputs[counted] - 1, targets[counted] - 1, strict=True))
+    assert pairs == [(0, 1), (1, 2), (3, 4), (4, 5), (5, 6), (6, 7), (8, 9)]
 
 
 def test_padding_shifts_items_and_keeps_the_most_recent() -> None:
@@ -96,8 +117,8 @@ def test_padding_shifts_items_and_keeps_the_most_recent() -> None:
 def test_sessions_split_at_long_gaps() -> None:
     times = np.array([0, 10, 500, 510, 0.0])
     ragged = Ragged(np.array([0, 4, 5]), np.array([1, 2, 3, 4, 5]), times)
-    assert [s.tolist() for s in split_sessions(ragged, 60)] == [[1, 2], [3, 4], [5]]
-    assert [s.tolist() for s in split_sessions(ragged, None)] == [[1, 2, 3, 4], [5]]
+    assert [s.tolist() for s in session_cuts(ragged, 60).rows()] == [[1, 2], [3, 4], [5]]
+    assert [s.tolist() for s in session_cuts(ragged, None).rows()] == [[1, 2, 3, 4], [5]]
 
 
 def test_holdout_takes_the_last_item_of_users_with_two_or_more() -> None:

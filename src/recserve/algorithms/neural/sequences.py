@@ -93,12 +93,6 @@ def session_cuts(sequences: Ragged, gap_seconds: float | None) -> Ragged:
     return Ragged(indptr, sequences.values, sequences.times)
 
 
-def split_sessions(sequences: Ragged, gap_seconds: float | None) -> list[np.ndarray]:
-    """Each sequence cut where two consecutive events are more than ``gap_seconds`` apart
-    (None: one session per sequence). Empty sessions are dropped."""
-    return session_cuts(sequences, gap_seconds).rows()
-
-
 def window_positions(
     sequences: Ragged, max_len: int, side: Literal["left", "right"] = "right"
 ) -> np.ndarray:
@@ -123,16 +117,14 @@ def window_positions(
     return np.where((offset >= 0) & (offset < length[:, None]), positions, -1)
 
 
-def windows(sequences: Sequence[np.ndarray], max_len: int) -> list[np.ndarray]:
-    """The windows of :func:`window_positions` as arrays of items."""
-    ragged = Ragged(
-        np.r_[0, np.cumsum([len(s) for s in sequences])].astype(np.int64),
-        np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
-        if len(sequences)
-        else np.empty(0, np.int64),
-    )
-    positions = window_positions(ragged, max_len)
-    return [ragged.values[p[p >= 0]] for p in positions]
+def next_item_pairs(block: Any) -> tuple[Any, Any]:
+    """Inputs and next-item targets of a block of padded windows (tokens, ``PAD`` = 0), on
+    either padding side: a position counts only where its input and its target are both
+    items, so a window's last item is no input and, padded on the left, the padding before
+    its first item predicts nothing."""
+    inputs, targets = block[:, :-1], block[:, 1:]
+    both = (inputs != PAD) & (targets != PAD)
+    return inputs * both, targets * both
 
 
 def pad(
@@ -362,9 +354,7 @@ class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
                     else slice(width - longest, width)
                 )
                 index = torch.from_numpy(rows).to(device)
-                block = tokens[index, cols]
-                targets = block[:, 1:]
-                inputs = block[:, :-1] * (targets != PAD)  # a window's last item is no input
+                inputs, targets = next_item_pairs(tokens[index, cols])
                 yield WindowBatch(
                     inputs, targets, None if times is None else times[index, cols][:, :-1]
                 )
