@@ -57,7 +57,13 @@ def test_demo_no_serve_does_not_need_the_port(busy_port: int, tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     "command",
-    [["status"], ["evaluate", "--dataset", "store"], ["train", "--models", "popular"]],
+    [
+        ["status"],
+        ["evaluate", "--dataset", "store"],
+        ["train", "--models", "popular"],
+        ["dump", "backup.tar.gz"],
+        ["recommend", "--all", "--out", "lists.jsonl"],
+    ],
 )
 def test_read_only_commands_refuse_a_missing_data_dir(tmp_path: Path, command: list[str]) -> None:
     typo = tmp_path / "dat"

@@ -701,6 +701,7 @@ def recommend(
         raise click.UsageError("give either --all or --users")
     listed = _listed_users(users) if users is not None else None
     settings = _settings(ctx)
+    _require_data(settings)  # a typo in --data-dir must not export lists of nobody
     if n > settings.max_n:
         raise click.BadParameter(f"at most {settings.max_n} (max_n)", param_hint="--n")
     with serving_engine(settings) as engine:
@@ -741,6 +742,7 @@ def dump(ctx: click.Context, file: Path) -> None:
     from recserve.backup import dump as dump_archive
 
     settings = _settings(ctx)
+    _require_data(settings)  # a typo in --data-dir must not write an empty backup
     store = _open_store(settings)
     try:
         manifest = dump_archive(

@@ -107,7 +107,12 @@ def test_mistakes_get_clear_messages(trained_dir: Path, tmp_path: Path) -> None:
     assert both.exit_code == 2 and "either --all or --users" in both.output
     too_many = run(trained_dir, "--all", "--out", out, "--n", "100000")
     assert too_many.exit_code == 2 and "max_n" in too_many.output
-    empty = run(tmp_path / "untrained", "--all", "--out", out)
+    missing = run(tmp_path / "typo", "--all", "--out", out)
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+    untrained = tmp_path / "untrained"
+    untrained.mkdir()
+    Store.open(f"sqlite:///{untrained / 'recserve.sqlite'}").close()  # a store, no models
+    empty = run(untrained, "--all", "--out", out)
     assert empty.exit_code == 1 and "no model is trained" in empty.output
     assert not Path(out).exists()
 

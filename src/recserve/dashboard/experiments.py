@@ -115,7 +115,9 @@ def _confirmation(
     champions = registry.champions()
     suits: tuple[str, ...] | None = None
     if not treatment.startswith("scenario:"):
-        known = {t.ref: t for t in treatments(registry.list_versions(), champions, {})}
+        known = {
+            t.ref: t for t in treatments(registry.list_versions(), champions, registry.history())
+        }
         suits = known[treatment].scenarios if treatment in known else ()
     return render(
         request,

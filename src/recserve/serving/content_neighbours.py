@@ -23,6 +23,7 @@ import numpy as np
 
 from recserve.algorithms.content import TfidfContent
 from recserve.data import Dataset, ItemFeatures, Vocabulary
+from recserve.data.dataset import ITEM_FEATURE_COLUMNS
 from recserve.store import Store
 
 MODEL_NAME = "content_similarity"  # the ``model`` of an answer given from content
@@ -38,7 +39,12 @@ def document_of(store: Store, item_id: str) -> str:
 
 def fit_catalogue(store: Store, items: Vocabulary) -> TfidfContent:
     """A TF-IDF content model over ``items`` (their stored documents), no events needed."""
-    rows = store.items.get_many(list(items.ids))
+    wanted = set(items.ids)
+    rows = {
+        item_id: row
+        for item_id, row in store.items.all_rows(ITEM_FEATURE_COLUMNS).items()
+        if item_id in wanted
+    }
     empty = np.empty(0, dtype=object)
     catalogue = Dataset.from_events(
         empty, empty, empty, np.empty(0), np.empty(0), {},

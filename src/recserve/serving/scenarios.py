@@ -170,8 +170,11 @@ def _personal(
 ) -> _Personal | None:
     """The first model of the recommended FALLBACK chain that can personalise for the user;
     ``first`` (an experiment variant's model) stands in for the recommended champion.
-    None: the chain reached popular, which has no champion yet (``untrained_popular``)."""
-    scenario = "recommended"
+    None: the chain reached popular, which has no champion yet (``untrained_popular``).
+    Without a recommended champion the chain starts at popular."""
+    scenario = (
+        "recommended" if first is not None or engine.has_champion("recommended") else "popular"
+    )
     while True:
         if first is None and scenario == "popular" and "popular" not in engine.served():
             return None
@@ -510,7 +513,7 @@ def rank(engine: ServingEngine, user_id: str, item_ids: list[str]) -> RankedCand
     personalise is ranked by popular (before the first training, counted from the store).
     Unknown items come last in the given order; hidden items are left out."""
     item_ids = list(dict.fromkeys(item_ids))
-    chosen = _personal(engine, user_id) if engine.has_champion("recommended") else None
+    chosen = _personal(engine, user_id)
     if chosen is None:
         counted = engine.untrained_popular.served()
         if counted is None:

@@ -66,7 +66,11 @@ class UntrainedPopular:
                 if self._stale or time.monotonic() - self._built_at >= self.refresh_seconds:
                     self._stale = False  # before reading: an event stored meanwhile re-marks
                     self._built_at = time.monotonic()
-                    self._served = self._build()
+                    try:
+                        self._served = self._build()
+                    except Exception:  # the store failed: the next request reads again
+                        self._stale = True
+                        raise
         return self._served
 
     def _build(self) -> ServedModel | None:

@@ -26,6 +26,7 @@ from recserve.api.routes.search import MAX_QUERY, check_query, query_recommendat
 from recserve.schemas import ErrorBody
 from recserve.schemas.scenarios import ListResponse
 from recserve.serving import ListOptions, ServingEngine
+from recserve.serving.engine import FALLBACK
 from recserve.serving.live import local_counts
 
 router = APIRouter(tags=["recommendations"])
@@ -43,10 +44,13 @@ def in_memory(
     the deleted-users marks are fresh (``engine.is_forgotten`` re-reads them from the store
     every ``forgotten_reload_seconds``), the live counters are this process's (not Redis),
     and no pinned item has to be looked up, item catalogue built for a filter nor item
-    details read (``fields``); and a champion answers (before the first training popular is
-    counted from the store: serving/untrained.py)."""
-    if not engine.has_champion(scenario):
-        return False
+    details read (``fields``); and a champion answers at every step of the scenario's
+    fallback chain (without one, popular is counted from the store: serving/untrained.py)."""
+    step: str | None = scenario
+    while step is not None:
+        if not engine.has_champion(step):
+            return False
+        step = FALLBACK.get(step)
     if options.pins or options.category is not None or options.filter is not None:
         return False
     if options.fields:
