@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from recserve.algorithms import create
+from recserve.algorithms.base import top_n
 from recserve.data import Dataset
 from recserve.evaluation import evaluate_ranking, leave_last_out
 from recserve.evaluation.protocol import ranking_targets, recommend_for, sample_targets
@@ -16,7 +17,6 @@ from recserve.evaluation.ranking import (
     rows_per_batch,
     sample_rows,
     sparse_top_k,
-    top_k,
 )
 from recserve.evaluation.splitters import Split
 from tests.synthetic import make_synthetic
@@ -43,7 +43,7 @@ def test_top_k_equals_the_full_sort_with_ties(n: int) -> None:
     scores[rng.random(scores.shape) < 0.05] = np.nan
     scores[0] = 1.0  # one row all tied
     scores[1] = -np.inf  # one row with nothing to recommend
-    ids, top = top_k(scores, n)
+    ids, top = top_n(scores, n)
     np.testing.assert_array_equal(ids, full_sort(scores, n))
     real = ids >= 0
     np.testing.assert_array_equal(top[real], scores[np.nonzero(real)[0], ids[real]])
@@ -125,7 +125,7 @@ def test_sparse_top_k_equals_the_dense_one(n: int) -> None:
     expected = np.where(exclude.toarray() > 0, -np.inf, dense)
     expected[~signal] = -np.inf
     ids, top = sparse_top_k(scores, n, exclude, signal)
-    dense_ids, dense_top = top_k(expected, n)
+    dense_ids, dense_top = top_n(expected, n)
     np.testing.assert_array_equal(ids, dense_ids)
     np.testing.assert_array_equal(top, dense_top)
 
@@ -143,3 +143,17 @@ def test_exclusions_are_respected_and_lists_match_a_full_sort(split: Split, fami
     scores[exclude.toarray() > 0] = -np.inf
     scores[~model.has_signal(users)] = -np.inf
     np.testing.assert_array_equal(ids, full_sort(scores, 10))
+
+
+@pytest.mark.parametrize("family", ["item_knn", "cooccurrence", "ease", "als", "popular"])
+def test_evaluation_ranks_what_a_request_gets(split: Split, family: str) -> None:
+    """The offline lists are the served ones, ties included (one top-n for both)."""
+    data: Dataset = split.train
+    model = create(family).fit(data)
+    exclude = sp.csr_matrix(data.seen_matrix())
+    for user in range(0, data.n_users, 7):
+        users = np.array([user])
+        served, _ = model.recommend(users, None, 10, exclude[user])
+        offline, _ = recommend_batch(model, users, None, 10, exclude[user])
+        if model.has_signal(users)[0]:
+            np.testing.assert_array_equal(offline, served)

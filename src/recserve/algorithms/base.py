@@ -70,25 +70,37 @@ REGISTERED: dict[str, type[Recommender[Any]]] = {}
 
 
 def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise top-n of a dense score array, best first; ``-inf`` entries come back as -1."""
+    """Row-wise top-n of dense ``scores`` (best first, ties by lower index, as a stable full
+    sort), padded with ``-1``; ``-inf`` and NaN never make a list. Serving and evaluation
+    both rank with it, so an offline list is the list a request gets. The work is one
+    ``argpartition``-style selection per row, not a sort of the catalogue."""
+    scores = np.where(np.isnan(scores), -np.inf, scores)
     n_rows, n_cols = scores.shape
     k = min(n, n_cols)
-    if k == 0:
-        return np.full((n_rows, n), -1, dtype=np.int64), np.full((n_rows, n), -np.inf, np.float32)
-    part = (
-        np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        if k < n_cols
-        else np.tile(np.arange(n_cols), (n_rows, 1))
-    )
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    ids = np.take_along_axis(part, order, axis=1).astype(np.int64)
-    top = np.take_along_axis(part_scores, order, axis=1).astype(np.float32)
-    ids[~np.isfinite(top)] = -1
-    top[ids < 0] = -np.inf
-    if k < n:
-        ids = np.pad(ids, ((0, 0), (0, n - k)), constant_values=-1)
-        top = np.pad(top, ((0, 0), (0, n - k)), constant_values=-np.inf)
+    ids = np.full((n_rows, n), -1, dtype=np.int64)
+    top = np.full((n_rows, n), -np.inf, dtype=np.float32)
+    if k == 0 or n_rows == 0:
+        return ids, top
+    if k == n_cols:
+        cols = np.tile(np.arange(n_cols), (n_rows, 1))
+    else:
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]  # each row's k-th best value
+        take = scores > kth[:, None]
+        tied = scores == kth[:, None]
+        need = k - take.sum(axis=1)
+        n_tied = tied.sum(axis=1)
+        whole = need == n_tied
+        take[whole] |= tied[whole]
+        for row in np.flatnonzero(~whole):  # more ties than places: the lowest indices
+            take[row, np.flatnonzero(tied[row])[: need[row]]] = True
+        cols = np.nonzero(take)[1].reshape(n_rows, k)  # ascending per row
+    values = np.take_along_axis(scores, cols, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    cols = np.take_along_axis(cols, order, axis=1)
+    values = np.take_along_axis(values, order, axis=1)
+    finite = np.isfinite(values)
+    ids[:, :k] = np.where(finite, cols, -1)
+    top[:, :k] = np.where(finite, values, -np.inf)
     return ids, top
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recserve.algorithms import Recommender
+from recserve.algorithms.base import top_n
 from recserve.algorithms.global_ranking import GlobalRanking
 from recserve.algorithms.similarity import ItemNeighbourhood
 
@@ -56,40 +57,6 @@ def exclude_sparse(scores: np.ndarray, exclude: sp.csr_matrix | None) -> None:
     scores[rows, exclude.indices] = -np.inf
 
 
-def top_k(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise top-n of dense ``scores`` (best first, ties by lower index, as a stable full
-    sort), padded with ``-1``; ``-inf`` and NaN never make a list. The work is one
-    ``argpartition``-style selection per row, not a sort of the catalogue."""
-    scores = np.where(np.isnan(scores), -np.inf, scores)
-    n_rows, n_cols = scores.shape
-    k = min(n, n_cols)
-    ids = np.full((n_rows, n), -1, dtype=np.int64)
-    top = np.full((n_rows, n), -np.inf, dtype=np.float32)
-    if k == 0 or n_rows == 0:
-        return ids, top
-    if k == n_cols:
-        cols = np.tile(np.arange(n_cols), (n_rows, 1))
-    else:
-        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]  # each row's k-th best value
-        take = scores > kth[:, None]
-        tied = scores == kth[:, None]
-        need = k - take.sum(axis=1)
-        n_tied = tied.sum(axis=1)
-        whole = need == n_tied
-        take[whole] |= tied[whole]
-        for row in np.flatnonzero(~whole):  # more ties than places: the lowest indices
-            take[row, np.flatnonzero(tied[row])[: need[row]]] = True
-        cols = np.nonzero(take)[1].reshape(n_rows, k)  # ascending per row
-    values = np.take_along_axis(scores, cols, axis=1)
-    order = np.argsort(-values, axis=1, kind="stable")
-    cols = np.take_along_axis(cols, order, axis=1)
-    values = np.take_along_axis(values, order, axis=1)
-    finite = np.isfinite(values)
-    ids[:, :k] = np.where(finite, cols, -1)
-    top[:, :k] = np.where(finite, values, -np.inf)
-    return ids, top
-
-
 def _global_lists(
     model: GlobalRanking[Any], n: int, exclude: sp.csr_matrix | None, n_rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +74,7 @@ def _global_lists(
         rows = np.repeat(np.arange(n_rows), np.diff(exclude.indptr))
         at = position[exclude.indices]
         candidate_scores[rows[at >= 0], at[at >= 0]] = -np.inf
-    local, top = top_k(candidate_scores, n)  # candidates are in the model's order already
+    local, top = top_n(candidate_scores, n)  # candidates are in the model's order already
     ids = np.where(local >= 0, candidates[np.clip(local, 0, None)], -1)
     return ids, top
 
@@ -132,7 +99,7 @@ def _sparse_row_top(
 def sparse_top_k(
     scores: sp.csr_matrix, n: int, exclude: sp.csr_matrix | None, signal: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`top_k` of ``scores.toarray()`` with ``exclude`` and rows without ``signal``
+    """:func:`top_n` of ``scores.toarray()`` with ``exclude`` and rows without ``signal``
     at ``-inf``, computed from the stored entries only."""
     n_rows, n_items = scores.shape
     ids = np.full((n_rows, n), -1, dtype=np.int64)
@@ -169,4 +136,4 @@ def recommend_batch(
     scores = np.array(model.score(users, history), dtype=np.float32)
     exclude_sparse(scores, exclude)
     scores[~model.has_signal(users, history)] = -np.inf
-    return top_k(scores, n)
+    return top_n(scores, n)
