@@ -20,7 +20,6 @@ import csv
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from processes import free_port
+from processes import free_port, process, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "datasets" / "movielens-latest-small"
@@ -80,30 +79,16 @@ def main() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
         env = {**os.environ, "RECSERVE_DATA_DIR": data_dir, "RECSERVE_MAX_BATCH_SIZE": "20000"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "recserve.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            run(f"http://127.0.0.1:{port}", catalogue, title_queries, tag_queries)
-        finally:
-            server.terminate()
-            server.wait(30)
+        log = Path(data_dir) / "server.log"
+        base = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "recserve.cli", "serve", "--port", str(port)]
+        with process(command, log, env) as server:
+            wait_until(f"{base}/health", server, log, timeout=60)
+            run(base, catalogue, title_queries, tag_queries)
 
 
 def run(base: str, catalogue: list[dict], titles: list, tags: list) -> None:
     with httpx.Client(base_url=base, timeout=60) as http:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if http.get("/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
         http.post("/v1/items", json=catalogue).raise_for_status()
         started = time.perf_counter()
         while http.get("/v1/search", params={"q": "warm up"}).json()["semantic"] != "ready":

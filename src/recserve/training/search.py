@@ -9,7 +9,7 @@
   champion's configuration (warm start). Then successive halving over families: the
   first round gives every family (torch ones only when among the best three) a few
   Optuna (TPE) trials of its config's ``search_space``; each round the better half goes
-  on with twice as many, until one is left, time is up or nothing improves any more.
+  on with twice as many, down to one family, tuned on until time is up or nothing improves any more.
 * **Pruning**: a trial is first scored on a third of the validation users and stopped
   there when Optuna's median pruner says it is behind the family's earlier trials.
 * **Budget**: a trial starts only when its expected time (the family's last trial) fits in
@@ -199,7 +199,6 @@ class ModelSearch:
         progress: Progress | None = None,
         seed: int = 0,
     ):
-        self.data = data
         self.budget = _Budget(budget_seconds)
         self.progress = progress
         self.seed = seed
@@ -482,9 +481,3 @@ class ModelSearch:
         trial.seconds = time.perf_counter() - t0
         self._seconds["hybrid"] = trial.seconds + sum(self._seconds[f] for f in families)
         self._say(f"trial {trial.number} ensemble of {' + '.join(families)} {trial.state}")
-
-
-def best_config(result: SearchResult) -> tuple[str, dict[str, Any]] | None:
-    """The winning trial's family and parameters (None when every trial failed)."""
-    best = result.best
-    return None if best is None else (best.family, dict(best.params))
