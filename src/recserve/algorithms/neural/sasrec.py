@@ -27,8 +27,9 @@ class SASRecConfig(SequentialConfig):
     """Defaults chosen on MovieLens 100K next-item validation (``benchmarks/neural.py``):
     the paper's sizes (64 wide, 2 blocks, 200 items), with more dropout and a larger step
     than its 1e-3, which reached a better validation NDCG@10 in fewer epochs. Batch 16 at
-    4e-3 reached a higher validation NDCG@10 in 8 epochs, but a lower test NDCG@10 at the
-    end (0.089 against 0.109), so the batch stays at 64 (docs/benchmarks.md, round 5)."""
+    4e-3 reached a higher validation NDCG@10 in 8 epochs but ended lower on test in a run
+    that also had a since-fixed padding bug, so the batch stays at 64 until remeasured
+    (docs/benchmarks.md, round 5)."""
 
     max_len: int = Field(default=200, ge=1, le=4096, description="Most recent items read.")
     embedding_dim: int = Field(default=64, ge=2, le=4096, description="Hidden size.")
