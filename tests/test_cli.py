@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -75,6 +76,12 @@ def test_demo_generates_trains_and_serves(tmp_path: Path) -> None:
         body = httpx.get(f"{base}/v1/users/{user.group(1)}/recommendations?n=10").json()
         assert len(body["items"]) == 10
         assert httpx.get(f"{base}/v1/popular?n=5").json()["items"]
+        # the first model search runs in the background with the demo's own budget
+        deadline = time.monotonic() + 60
+        while not (jobs := httpx.get(f"{base}/v1/jobs").json()["data"]):
+            assert time.monotonic() < deadline, "no training job started"
+            time.sleep(0.2)
+        assert [job["request"]["budget_seconds"] for job in jobs] == [60.0]
     # a second start reuses the data instead of generating it again
     with live_server("demo", data_dir=data_dir, ready_path="/ready"):
         assert "using the existing demo data" in (data_dir / "server.log").read_text()

@@ -420,6 +420,9 @@ def _train_spark(ctx: click.Context, promote: str, from_parquet: Path | None) ->
             click.echo(f"      not {scenario}: {reason}")
 
 
+DEMO_BUDGET_SECONDS = 60.0  # the demo's first search: about a minute, not the default's two
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -436,9 +439,9 @@ def demo(
     ctx: click.Context, host: str, port: int, n_users: int, n_items: int, seed: int, no_serve: bool
 ) -> None:
     """Generate the demo data set (first run only), fit the default models in seconds and
-    serve them; the server then runs the first training job (the model search) in the
-    background and swaps its champion in when it is done. With --no-serve the training
-    job runs here instead."""
+    serve them; the server then runs the first training job (the model search, with a
+    60 s budget unless train_budget_seconds is set) in the background and swaps its
+    champion in when it is done. With --no-serve the training job runs here instead."""
     from recserve.demo import load_demo
     from recserve.registry import ModelRegistry
     from recserve.training import train_default_models
@@ -462,8 +465,9 @@ def demo(
             train_default_models(store, registry, settings.feedback_types)
     finally:
         store.close()
+    budget = None if "train_budget_seconds" in settings.model_fields_set else DEMO_BUDGET_SECONDS
     if no_serve:
-        ctx.invoke(train)
+        ctx.invoke(train, budget=budget)
     some_user = _first_user(settings)
     base = f"http://{host}:{port}"
     click.echo("")
@@ -472,7 +476,10 @@ def demo(
     click.echo(f"try: curl {base}/v1/users/{some_user}/recommendations?n=10")
     if not no_serve:
         click.echo(f"the first model search runs in the background: {base}/dashboard/jobs")
-        _run_server(settings.model_copy(update={"train_on_start": True}), host, port)
+        update: dict[str, Any] = {"train_on_start": True}
+        if budget is not None:
+            update["train_budget_seconds"] = budget
+        _run_server(settings.model_copy(update=update), host, port)
 
 
 def _first_user(settings: Settings) -> str:

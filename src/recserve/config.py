@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         description="Start a training job this often from the API process; 0 or unset: off.",
     )
     train_budget_seconds: float = Field(
-        default=60.0,
+        default=120.0,
         gt=0,
         le=7 * 24 * 3600,
         description="Time for a training job's model search and holdout check (the final "

@@ -102,3 +102,40 @@ def test_nondeterministic_kernel_warnings_do_not_abort_training() -> None:
 
     with pytest.raises(UserWarning, match="something else"):
         fitted(NeuralConfig(epochs=1), loss=other_warning_loss)
+
+
+def test_a_time_limit_ends_training_and_keeps_the_best_epoch() -> None:
+    """Each batch sleeps, so 100 epochs would take 20 s: the limit stops the loop long
+    before, and the best epoch's weights (the first: the scores only fall) are restored."""
+    import time
+
+    def slow(module: Any, batch: Any) -> Any:
+        time.sleep(0.05)
+        return mse(module, batch)
+
+    scores = iter(np.linspace(1.0, 0.0, 100))
+    weights: list[Any] = []
+
+    def validate(module: Any) -> float:
+        weights.append(module.weight.detach().clone())
+        return float(next(scores))
+
+    config = NeuralConfig(epochs=100, patience=1000, learning_rate=0.05, time_limit_seconds=0.5)
+    module, trainer = fitted(config, validate=validate, loss=slow)
+    assert trainer.stopped_by_time
+    assert 1 <= len(trainer.history) < 100
+    assert trainer.best_epoch == 1
+    assert torch.equal(module.weight, weights[0])
+
+
+def test_a_limit_shorter_than_one_batch_cuts_the_first_epoch() -> None:
+    seen: list[int] = []
+
+    def counted(module: Any, batch: Any) -> Any:
+        seen.append(1)
+        return mse(module, batch)
+
+    config = NeuralConfig(epochs=5, time_limit_seconds=1e-9)
+    _, trainer = fitted(config, loss=counted)
+    assert trainer.stopped_by_time
+    assert len(trainer.history) == 1 and len(seen) == 1  # one batch of the first epoch

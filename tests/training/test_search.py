@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
 
+import numpy as np
+import pytest
+
+from recserve.algorithms.neural.sasrec import SASRecConfig
 from recserve.data.dataset import POSITIVE
+from recserve.training import candidates
 from recserve.training.search import ModelSearch, validation_split
 from tests.synthetic import make_synthetic
 
@@ -33,3 +38,47 @@ def test_a_search_starts_from_the_warm_configuration_and_reports_every_trial() -
     assert {t.family for t in result.trials} <= {"popular", "ease", "item_knn", "hybrid"}
     assert result.best is not None and result.best.state == "complete"
     assert result.to_dict()["best_trial"] == result.best.number
+
+
+def test_a_sequential_trial_trains_under_a_time_limit_and_reports_the_epochs_to_refit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The trial trains with early stopping under its share of the budget; the parameters
+    it reports (the ones the job refits with) fix the chosen epoch count and drop the
+    validation slice and the time limit."""
+    pytest.importorskip("torch")
+    monkeypatch.setattr(candidates, "NEURAL_MIN_EVENTS", 0)  # the small data set suffices
+    data = make_synthetic()
+    result = ModelSearch(data, 40.0, families=["popular", "sasrec"]).run()
+    trial = next(t for t in result.trials if t.family == "sasrec")
+    assert trial.state == "complete", trial.error
+    assert "time_limit_seconds" not in trial.params
+    assert trial.params["validation_users"] == 0
+    assert 1 <= trial.params["epochs"] < SASRecConfig().epochs
+
+
+def test_a_value_no_search_distribution_can_hold_still_runs_as_given() -> None:
+    """A champion (or a family's default: two-tower's weight_decay) at 0 on a parameter the
+    search draws on a log scale: Optuna cannot enqueue it, so it runs outside TPE instead
+    of failing the job."""
+    data = make_synthetic()
+    warm = ("als", {"regularization": 0.0, "factors": 8, "iterations": 2})
+    result = ModelSearch(data, 3.0, families=["als"], warm_start=warm).run()
+    first = result.trials[0]
+    assert (first.source, first.state) == ("warm_start", "complete"), first.error
+    assert first.params["regularization"] == 0.0
+
+
+def test_without_time_order_the_validation_target_is_a_seeded_random_positive() -> None:
+    """Every event stamped alike (a file without times): "latest" would be file order, so
+    each user's target is a random positive instead, the same for the same seed."""
+    data = make_synthetic()
+    data = dataclasses.replace(data, timestamp=np.zeros(len(data)), _cache={})
+    split = validation_split(data)
+    assert split.name == "random_one_per_user"
+    last_in_file = validation_split(
+        dataclasses.replace(data, timestamp=np.arange(len(data), dtype=float), _cache={})
+    )
+    assert last_in_file.name == "leave_last_out"
+    assert not np.array_equal(np.sort(split.test.item), np.sort(last_in_file.test.item))
+    assert np.array_equal(split.test.item, validation_split(data).test.item)

@@ -131,11 +131,23 @@ class Hybrid(Recommender[HybridConfig]):
         self.roles = [m.resolved_role() for m in self.config.members]
 
     @classmethod
-    def from_fitted(cls, members: Sequence[Recommender[Any]], data: Dataset) -> Hybrid:
-        """Equal-weight fusion of models already fitted on ``data``, without fitting them
-        again (a model search scores the fusion of its best trials this way); the result
-        is the same as ``Hybrid(members=...).fit(data)`` for deterministic members."""
-        specs = [MemberSpec(family=m.family, params=m.config.model_dump()) for m in members]
+    def from_fitted(
+        cls,
+        members: Sequence[Recommender[Any]],
+        data: Dataset,
+        weights: Sequence[float] | None = None,
+    ) -> Hybrid:
+        """Fusion (equal weights unless ``weights`` are given) of models already fitted on
+        ``data``, without fitting them again (a model search scores the fusion of its best
+        trials this way); the result is the same as ``Hybrid(members=...).fit(data)`` for
+        deterministic members."""
+        weights = [1.0] * len(members) if weights is None else list(weights)
+        if len(weights) != len(members):
+            raise ValueError(f"{len(members)} members but {len(weights)} weights")
+        specs = [
+            MemberSpec(family=m.family, params=m.config.model_dump(), weight=w)
+            for m, w in zip(members, weights, strict=True)
+        ]
         hybrid = cls(members=tuple(specs))
         if any(m.items is not data.items and m.items != data.items for m in members):
             raise ValueError("every member must be fitted on the same data")

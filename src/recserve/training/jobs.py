@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 HEARTBEAT_SECONDS = 5.0
 SEARCHED = "recommended"  # the scenario whose candidate the model search finds
-DEFAULT_BUDGET_SECONDS = 60.0
+DEFAULT_BUDGET_SECONDS = 120.0  # as Settings.train_budget_seconds
 SEARCH_SHARE = 0.8  # of the job's progress bar
 FIRST_RUN_LOOKBACK = 20  # recent jobs read to tell whether one has succeeded yet
 

@@ -13,18 +13,20 @@
 * **Pruning**: a trial is first scored on a third of the validation users and stopped
   there when Optuna's median pruner says it is behind the family's earlier trials.
 * **Budget**: a trial starts only when its expected time (the family's last trial) fits in
-  what is left, keeping a reserve for the job's holdout fit; neural families start only
-  while half the budget is left and train for as many epochs as their share of it allows
-  (one probe epoch measures the pace; under ``MIN_NEURAL_EPOCHS`` the trial stops there),
-  with their own early stopping inside.
-* **Ensemble**: the best trials of the two best families, fused by rank (``hybrid``), are
-  one more trial, scored without refitting the members.
+  what is left, keeping a reserve for the job's holdout fit. A neural trial trains with
+  its own early stopping under a time limit of ``NEURAL_SHARE`` of what is left (the
+  trainer stops at the limit and keeps its best epoch), and starts only when that is at
+  least ``NEURAL_MIN_SECONDS``. Its reported parameters fix the epoch count it found
+  best, so the job's fits of the winner train that many epochs on all they are given.
+* **Ensemble**: the best trials of the two best families, fused by rank (``hybrid``) at
+  three weightings, are three more trials, scored without refitting the members.
 * **Failures**: a family that raises is recorded (state ``failed`` with the error) and
   dropped; the search goes on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -42,7 +44,12 @@ from recserve.data import Dataset
 from recserve.data.dataset import POSITIVE
 from recserve.evaluation import Split, evaluate_ranking
 from recserve.evaluation.splitters import latest_per_user
-from recserve.training.candidates import NEURAL, search_families
+from recserve.training.candidates import (
+    MIN_ORDERED_SHARE,
+    NEURAL,
+    ordered_share,
+    search_families,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +60,9 @@ SURVIVORS = 3  # torch families go on to tuning only when among this many best
 PATIENCE = 25  # trials without a better one before the search stops early
 TRIALS_PER_ROUND = 3  # per surviving family in the first tuning round; doubles as they halve
 NEURAL_SHARE = 0.6  # at most this share of the time left goes to one neural trial
-NEURAL_START_SHARE = 0.5  # a neural family is tried only while this share of the budget is left
-NEURAL_MIN_SECONDS = 60.0  # nor with less time than this left (torch alone loads for seconds)
-MIN_NEURAL_EPOCHS = 10  # fewer would not train a sequential model: skip it instead
+NEURAL_MIN_SECONDS = 20.0  # a neural trial with less time than this would learn little
+# the fusion of the two best families is scored at these weightings (the better one first)
+ENSEMBLE_WEIGHTS: tuple[tuple[float, float], ...] = ((1.0, 1.0), (2.0, 1.0), (1.0, 2.0))
 TrialState = Literal["complete", "pruned", "failed"]
 Progress = Callable[[float, str], None]
 
@@ -119,7 +126,11 @@ def events_digest(data: Dataset) -> str:
 
 def validation_split(data: Dataset, max_users: int = MAX_VALIDATION_USERS, seed: int = 0) -> Split:
     """Each user's latest positive event is the validation target (users with at least two
-    positives; at most ``max_users`` of them, seeded); everything else is the train part."""
+    positives; at most ``max_users`` of them, seeded); everything else is the train part.
+
+    Where the timestamps order too few events (``candidates.MIN_ORDERED_SHARE``: a file
+    without times, whose importer stamps every event alike) "latest" would be file order,
+    often the highest item id; a seeded random positive per user is the target instead."""
     eligible = (data.kind == POSITIVE) & (data.user >= 0) & (data.item >= 0)
     counts = np.bincount(data.user[eligible], minlength=data.n_users)
     users = np.flatnonzero(counts >= 2)
@@ -128,9 +139,15 @@ def validation_split(data: Dataset, max_users: int = MAX_VALIDATION_USERS, seed:
     sampled = np.zeros(data.n_users, dtype=bool)
     sampled[users] = True
     eligible &= sampled[np.clip(data.user, 0, None)]
-    test = latest_per_user(data, eligible, lambda count: np.minimum(1, count - 1))
+    ordered = ordered_share(data) >= MIN_ORDERED_SHARE
+    ranked = data
+    if not ordered:  # a seeded random order stands in for time
+        shuffled = np.random.default_rng(seed).random(len(data))
+        ranked = dataclasses.replace(data, timestamp=shuffled, _cache={})
+    test = latest_per_user(ranked, eligible, lambda count: np.minimum(1, count - 1))
     params = {"n": 1, "max_users": max_users, "seed": seed}
-    return Split(data.subset(~test), data.subset(test), "leave_last_out", params)
+    name = "leave_last_out" if ordered else "random_one_per_user"
+    return Split(data.subset(~test), data.subset(test), name, params)
 
 
 def describe_part(data: Dataset) -> dict[str, Any]:
@@ -172,12 +189,18 @@ def _space(family: str) -> tuple[list[str], dict[str, Any]]:
     return list(probe.params), dict(probe.distributions)
 
 
+def _representable(distribution: Any, value: Any) -> bool:
+    """Whether an Optuna distribution can hold ``value`` (out of range is fine: Optuna warns
+    and keeps it; 0 on a log scale, or an unknown category, is not)."""
+    try:
+        distribution.to_internal_repr(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def _key(params: Mapping[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=str)
-
-
-class _OutOfTime(Exception):
-    """A neural trial whose epochs would not fit in its share of the budget."""
 
 
 def _describe_error(exc: BaseException) -> str:
@@ -232,11 +255,9 @@ class ModelSearch:
         self._studies: dict[str, Any] = {}
         self._best_models: dict[str, tuple[float, Recommender[Any]]] = {}
         self._seconds: dict[str, float] = {}  # the family's last trial
-        self._epoch_seconds: dict[str, float] = {}
         self._eval_seconds: dict[str, float] = {}  # the family's last scoring
         self._tried: dict[tuple[str, str], Trial] = {}  # (family, params) -> its trial
         self._stale = 0  # tuning steps since the best last improved
-        self._no_time: set[str] = set()  # neural families whose epochs did not fit
 
     # -- what one trial does ----------------------------------------------------------------
 
@@ -263,25 +284,21 @@ class ModelSearch:
         total = n_first + n_rest
         return ((first * n_first + rest * n_rest) / total if total else 0.0), False
 
-    def _neural_params(self, family: str, params: dict[str, Any], cap: float) -> dict[str, Any]:
-        """The epochs a neural trial may train within ``cap`` seconds (probed once)."""
-        params = {"progress": False, **params}
-        if family not in self._epoch_seconds:
-            import torch  # noqa: F401  (loading torch is not part of an epoch's time)
+    def _neural_cap(self) -> float:
+        """The seconds the next neural trial may train for."""
+        return NEURAL_SHARE * max(self.budget.left - self._reserve(), 0.0)
 
-            t0 = time.perf_counter()
-            create(family, **{**params, "epochs": 1}).fit(self.split.train)
-            self._epoch_seconds[family] = time.perf_counter() - t0
-        per_epoch = max(self._epoch_seconds[family], 1e-3)
-        config = FAMILIES[family].config_class(**{k: v for k, v in params.items() if k != "epochs"})
-        wanted = int(params.get("epochs", getattr(config, "epochs", 1)))
-        affordable = int(cap / per_epoch)
-        if affordable < min(MIN_NEURAL_EPOCHS, wanted):
-            raise _OutOfTime(
-                f"an epoch takes {per_epoch:.1f}s: {affordable} fit in the {cap:.0f}s this "
-                f"trial may take, fewer than {MIN_NEURAL_EPOCHS}"
-            )
-        params["epochs"] = min(wanted, affordable)
+    @staticmethod
+    def _refit_params(
+        family: str, params: dict[str, Any], model: Recommender[Any]
+    ) -> dict[str, Any]:
+        """A neural trial's parameters as the job refits its model: the epochs its early
+        stopping chose, trained on everything given (no validation slice, no time limit),
+        for the families whose validation slice is a setting (the sequential ones)."""
+        params = {k: v for k, v in params.items() if k != "time_limit_seconds"}
+        best_epoch = getattr(model, "best_epoch", None)
+        if best_epoch and "validation_users" in FAMILIES[family].config_class.model_fields:
+            params.update(epochs=int(best_epoch), validation_users=0)
         return params
 
     def _run_trial(
@@ -292,19 +309,15 @@ class ModelSearch:
         t0 = time.perf_counter()
         try:
             if family in NEURAL:
-                cap = NEURAL_SHARE * max(self.budget.left - self._reserve(), 0.0)
-                params = self._neural_params(family, params, cap)
-                trial.params = dict(params)
+                params = {"progress": False, **params, "time_limit_seconds": self._neural_cap()}
             model = create(family, **params).fit(self.split.train)
+            if family in NEURAL:
+                trial.params = self._refit_params(family, params, model)
             t1 = time.perf_counter()
             trial.value, pruned = self._evaluate(model, optuna_trial)
             if not pruned:
                 self._eval_seconds[family] = time.perf_counter() - t1
             trial.state = "pruned" if pruned else "complete"
-        except _OutOfTime as exc:  # stopped by the budget before training: not a failure
-            trial.state, trial.error = "pruned", str(exc)
-            self._no_time.add(family)  # later trials would get less time still
-            model = None
         except Exception as exc:  # a family that fails on this data is reported, not fatal
             trial.state, trial.error = "failed", _describe_error(exc)
             log.warning("search: %s failed: %s", family, trial.error)
@@ -331,20 +344,18 @@ class ModelSearch:
             del self._best_models[dropped]
 
     def _reserve(self) -> float:
-        """Time kept back: the job's own fit of the winner, and the ensemble's scoring."""
+        """Time kept back: the job's own fit of the winner, and the ensemble's scorings
+        (each scores two members)."""
         best = self.result.best
         job = self.reserve(self._seconds.get(best.family, 0.0) if best else 0.0)
-        return job + 2 * max(self._eval_seconds.values(), default=0.0)
+        return job + len(ENSEMBLE_WEIGHTS) * 2 * max(self._eval_seconds.values(), default=0.0)
 
     def _fits(self, family: str) -> bool:
         """Whether a trial of ``family`` is expected to end within the budget (a neural
-        family is first tried only while a good share of the budget is left)."""
-        left = self.budget.left - self._reserve()
-        if family in self._no_time:
-            return False
-        if family in NEURAL and family not in self._seconds:
-            return left >= max(NEURAL_START_SHARE * self.budget.seconds, NEURAL_MIN_SECONDS)
-        return self._seconds.get(family, 0.0) <= left
+        trial ends by its time limit: it needs a limit long enough to learn something)."""
+        if family in NEURAL:
+            return self._neural_cap() >= NEURAL_MIN_SECONDS
+        return self._seconds.get(family, 0.0) <= self.budget.left - self._reserve()
 
     # -- the rounds ----------------------------------------------------------------------------
 
@@ -363,14 +374,18 @@ class ModelSearch:
     def _first_trial(self, family: str) -> None:
         """The champion's configuration for its family, else the defaults, as the family's
         first Optuna trial (so TPE knows it)."""
-        names, _ = _space(family)
+        names, distributions = _space(family)
         study = self._study(family)
         warm = self.warm is not None and self.warm[0] == family
         fixed = dict(self.warm[1]) if warm else {}  # type: ignore[index]
         defaults = FAMILIES[family].config_class(**fixed).model_dump()
+        known = {k: defaults[k] for k in names if k in defaults}
+        enqueued = {k: v for k, v in known.items() if _representable(distributions[k], v)}
+        # a value a distribution cannot hold (0 on a log scale) runs as given, outside TPE
+        fixed.update({k: v for k, v in known.items() if k not in enqueued})
         with warnings.catch_warnings():  # a champion may sit outside the search ranges
             warnings.simplefilter("ignore", UserWarning)
-            study.enqueue_trial({k: defaults[k] for k in names if k in defaults})
+            study.enqueue_trial(enqueued)
             optuna_trial = study.ask()
             suggested = FAMILIES[family].config_class.search_space(optuna_trial)
         trial = self._run_trial(
@@ -434,11 +449,7 @@ class ModelSearch:
             self._first_trial(family)
             if self.result.trials[-1].state == "failed":
                 failed.add(family)
-        alive = [
-            f
-            for f in self.families
-            if f not in failed and f not in self._no_time and f in self._seconds
-        ]
+        alive = [f for f in self.families if f not in failed and f in self._seconds]
         # every classic family gets a first tuning round (a weak default, such as ALS's
         # on some data, says little about the family); torch ones only among the best
         ranked = sorted(alive, key=self._family_best, reverse=True)
@@ -454,7 +465,6 @@ class ModelSearch:
                     ran += 1
             if not ran:
                 break
-            survivors = [f for f in survivors if f not in self._no_time]
             keep = max(1, len(survivors) // 2)
             survivors = sorted(survivors, key=self._family_best, reverse=True)[:keep]
             trials *= 2
@@ -463,21 +473,37 @@ class ModelSearch:
         return self.result
 
     def _ensemble(self) -> None:
-        if len(self._best_models) < 2 or self.budget.left <= 0:
+        """The best models of the two best families fused by rank, at each weighting of
+        ``ENSEMBLE_WEIGHTS`` (the better family's weight first), each one more trial."""
+        if len(self._best_models) < 2:
             return
         from recserve.algorithms.hybrid import Hybrid
 
         families = sorted(self._best_models, key=lambda f: -self._best_models[f][0])
         models = [self._best_models[f][1] for f in families]
-        trial = Trial(len(self.result.trials), "hybrid", {}, "ensemble")
-        self.result.trials.append(trial)
-        t0 = time.perf_counter()
-        try:
-            hybrid = Hybrid.from_fitted(models, self.split.train)
-            trial.params = hybrid.config.model_dump(mode="json")
-            trial.value, _ = self._evaluate(hybrid, None)
-        except Exception as exc:
-            trial.state, trial.error = "failed", _describe_error(exc)
-        trial.seconds = time.perf_counter() - t0
-        self._seconds["hybrid"] = trial.seconds + sum(self._seconds[f] for f in families)
-        self._say(f"trial {trial.number} ensemble of {' + '.join(families)} {trial.state}")
+        fitted = sum(self._seconds[f] for f in families)
+        for weights in ENSEMBLE_WEIGHTS:
+            if self.budget.left <= 0:
+                break
+            trial = Trial(len(self.result.trials), "hybrid", {}, "ensemble")
+            self.result.trials.append(trial)
+            t0 = time.perf_counter()
+            try:
+                hybrid = Hybrid.from_fitted(models, self.split.train, weights)
+                params = hybrid.config.model_dump(mode="json")
+                for member, model in zip(params["members"], models, strict=True):
+                    if member["family"] in NEURAL:  # refitted as its own trial would be
+                        member["params"] = self._refit_params(
+                            member["family"], member["params"], model
+                        )
+                trial.params = params
+                trial.value, _ = self._evaluate(hybrid, None)
+            except Exception as exc:
+                trial.state, trial.error = "failed", _describe_error(exc)
+            trial.seconds = time.perf_counter() - t0
+            self._seconds["hybrid"] = trial.seconds + fitted
+            self._say(
+                f"trial {trial.number} ensemble of {' + '.join(families)} "
+                f"(weights {weights[0]:g}:{weights[1]:g}) {trial.state}"
+                + (f" ndcg@10 {trial.value:.4f}" if trial.value is not None else "")
+            )

@@ -9,6 +9,9 @@
   autocast (``bf16``); the weights stay float32, so a model trained on a GPU is saved as
   plain float arrays and loads on a CPU-only replica (see ``TorchRecommender``).
 * Memory stays bounded: batches are produced lazily by the model, never all at once.
+* Time can be bounded too (``time_limit_seconds``): training stops, keeping the best epoch,
+  when the next epoch would end past the limit, or mid-epoch when the limit has passed.
+  The model search gives each neural trial its share of the budget this way.
 """
 
 from __future__ import annotations
@@ -55,6 +58,13 @@ class NeuralConfig(ModelConfig):
     )
     threads: int = Field(default=2, ge=1, le=256, description="CPU threads for torch.")
     progress: bool = Field(default=False, description="Show a progress bar per epoch.")
+    time_limit_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Stop training (keeping the best epoch) when the next epoch would end "
+        "past this many seconds from the start of training, or mid-epoch once they have "
+        "passed; None: no limit. The model search sets it from its budget.",
+    )
 
 
 def resolve_device(name: str, fall_back_to_cpu: bool = False) -> Any:
@@ -104,6 +114,7 @@ class Trainer:
         self.config = config
         self.history: list[EpochLog] = []
         self.best_epoch: int | None = None
+        self.stopped_by_time = False  # the time limit, not early stopping, ended training
 
     def fit(
         self,
@@ -135,8 +146,13 @@ class Trainer:
             else contextlib.nullcontext()
         )
         best_score, best_state, stale = -math.inf, None, 0
+        began = time.perf_counter()
+        limit = math.inf if cfg.time_limit_seconds is None else cfg.time_limit_seconds
         for epoch in range(1, cfg.epochs + 1):
             start = time.perf_counter()
+            if self.history and start - began + self.history[-1].seconds > limit:
+                self.stopped_by_time = True
+                break
             module.train()
             total, count = 0.0, 0
             for batch in tqdm(
@@ -161,6 +177,9 @@ class Trainer:
                 optimiser.step()
                 total += float(value.detach())
                 count += 1
+                if time.perf_counter() - began > limit:
+                    self.stopped_by_time = True
+                    break
             score = None
             if validate is not None:
                 module.eval()
@@ -171,15 +190,13 @@ class Trainer:
             log.info(
                 "epoch %d loss %.4f validation %s (%.1fs)", epoch, entry.loss, score, entry.seconds
             )
-            if score is None:
-                continue
-            if score > best_score:
+            if score is not None and score > best_score:
                 best_score, stale, self.best_epoch = score, 0, epoch
                 best_state = copy.deepcopy(module.state_dict())
-            else:
+            elif score is not None:
                 stale += 1
-                if stale >= cfg.patience:
-                    break
+            if self.stopped_by_time or stale >= cfg.patience:
+                break
         if best_state is not None:
             module.load_state_dict(best_state)
         module.eval()
