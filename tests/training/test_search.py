@@ -82,3 +82,17 @@ def test_without_time_order_the_validation_target_is_a_seeded_random_positive() 
     assert last_in_file.name == "leave_last_out"
     assert not np.array_equal(np.sort(split.test.item), np.sort(last_in_file.test.item))
     assert np.array_equal(split.test.item, validation_split(data).test.item)
+
+
+def test_a_family_expected_to_overrun_the_budget_is_skipped_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """EASE on a large catalogue would take minutes: with its estimate beyond what is left
+    it is reported as skipped, and the families after it still run."""
+    from recserve.algorithms.ease import EASE
+
+    monkeypatch.setattr(EASE, "expected_fit_seconds", classmethod(lambda cls, data: 1e6))
+    result = ModelSearch(make_synthetic(), 5.0, families=["popular", "ease", "als"]).run()
+    assert "expected to take" in result.skipped["ease"]
+    assert "ease" not in {t.family for t in result.trials}
+    assert "als" in {t.family for t in result.trials}

@@ -132,6 +132,13 @@ class Recommender(ABC, Generic[C]):
         self.users: Vocabulary | None = None
         self.items: Vocabulary | None = None
 
+    @classmethod
+    def expected_fit_seconds(cls, data: Dataset) -> float:
+        """About how long one fit on ``data`` takes on this machine, before any was timed,
+        for a family whose cost is known to explode with the data (a model search then
+        leaves it out of a budget it would overrun); 0: no estimate, assumed quick."""
+        return 0.0
+
     # -- to implement -------------------------------------------------------------------
 
     @abstractmethod

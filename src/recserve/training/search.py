@@ -355,7 +355,10 @@ class ModelSearch:
         trial ends by its time limit: it needs a limit long enough to learn something)."""
         if family in NEURAL:
             return self._neural_cap() >= NEURAL_MIN_SECONDS
-        return self._seconds.get(family, 0.0) <= self.budget.left - self._reserve()
+        expected = self._seconds.get(family)
+        if expected is None:  # not timed yet: the family's own estimate (EASE's n^3)
+            expected = FAMILIES[family].expected_fit_seconds(self.split.train)
+        return expected <= self.budget.left - self._reserve()
 
     # -- the rounds ----------------------------------------------------------------------------
 
@@ -439,11 +442,15 @@ class ModelSearch:
             self._run_trial("hybrid", dict(self.warm[1]), "warm_start")
         failed: set[str] = set()
         for family in self.families:
-            # until one trial has completed, classic families start whatever the clock says:
-            # a job always ends with a searched model, however short its budget
-            needed = self.result.best is not None or family in NEURAL
-            if needed and not self._fits(family):
-                self.result.skipped[family] = "no time left in the budget"
+            # until one trial has completed, quick classic families start whatever the clock
+            # says: a job always ends with a searched model, however short its budget
+            estimate = FAMILIES[family].expected_fit_seconds(self.split.train)
+            may_skip = self.result.best is not None or family in NEURAL or estimate > 0
+            if may_skip and not self._fits(family):
+                reason = "no time left in the budget"
+                if estimate > 0:
+                    reason += f" (a fit is expected to take {estimate:.0f}s)"
+                self.result.skipped[family] = reason
                 self._say(f"no time left for {family}")
                 continue
             self._first_trial(family)
