@@ -96,3 +96,14 @@ def test_a_family_expected_to_overrun_the_budget_is_skipped_before_it_starts(
     assert "expected to take" in result.skipped["ease"]
     assert "ease" not in {t.family for t in result.trials}
     assert "als" in {t.family for t in result.trials}
+
+
+def test_no_ensemble_on_a_catalogue_too_large_to_rank_densely(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from recserve.training import search
+
+    monkeypatch.setattr(search, "ENSEMBLE_MAX_ITEMS", 10)  # the synthetic data has 48 items
+    result = ModelSearch(make_synthetic(), 3.0, families=["popular", "item_knn"]).run()
+    assert "hybrid" not in {t.family for t in result.trials}
+    assert "scores every item" in result.skipped["hybrid"]

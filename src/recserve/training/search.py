@@ -19,7 +19,8 @@
   least ``NEURAL_MIN_SECONDS``. Its reported parameters fix the epoch count it found
   best, so the job's fits of the winner train that many epochs on all they are given.
 * **Ensemble**: the best trials of the two best families, fused by rank (``hybrid``) at
-  three weightings, are three more trials, scored without refitting the members.
+  three weightings, are three more trials, scored without refitting the members (up to
+  ``ENSEMBLE_MAX_ITEMS`` items: the fusion ranks every item densely).
 * **Failures**: a family that raises is recorded (state ``failed`` with the error) and
   dropped; the search goes on.
 """
@@ -63,6 +64,8 @@ NEURAL_SHARE = 0.6  # at most this share of the time left goes to one neural tri
 NEURAL_MIN_SECONDS = 20.0  # a neural trial with less time than this would learn little
 # the fusion of the two best families is scored at these weightings (the better one first)
 ENSEMBLE_WEIGHTS: tuple[tuple[float, float], ...] = ((1.0, 1.0), (2.0, 1.0), (1.0, 2.0))
+# the fusion ranks every item densely per member: minutes per trial at a million items
+ENSEMBLE_MAX_ITEMS = 100_000
 TrialState = Literal["complete", "pruned", "failed"]
 Progress = Callable[[float, str], None]
 
@@ -483,6 +486,12 @@ class ModelSearch:
         """The best models of the two best families fused by rank, at each weighting of
         ``ENSEMBLE_WEIGHTS`` (the better family's weight first), each one more trial."""
         if len(self._best_models) < 2:
+            return
+        if self.split.train.n_items > ENSEMBLE_MAX_ITEMS:
+            self.result.skipped["hybrid"] = (
+                f"the fusion scores every item for each member: {self.split.train.n_items:,} "
+                f"items (limit {ENSEMBLE_MAX_ITEMS:,})"
+            )
             return
         from recserve.algorithms.hybrid import Hybrid
 
