@@ -1,4 +1,7 @@
+from typing import Any
+
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from recserve.algorithms import create
@@ -46,3 +49,22 @@ def test_a_new_event_changes_a_known_users_scores() -> None:
     event = sp.csr_matrix(([1.0], ([0], [40])), shape=history.shape)  # another taste block
     after = model.score(np.array([0]), history + event)
     assert not np.allclose(before, after)
+
+
+def test_the_fit_time_estimate_is_zero_for_small_data_and_linear_in_rows() -> None:
+    """The model search skips ALS on a catalogue where one fit would overrun its budget."""
+    from dataclasses import replace
+
+    from recserve.algorithms.als import ALS
+    from recserve.data import Vocabulary
+
+    data = make_synthetic()
+    assert ALS.expected_fit_seconds(data) == 0.0
+
+    def sized(items: int) -> Any:
+        return replace(data, items=Vocabulary([f"i{k}" for k in range(items)]), _cache={})
+
+    million = ALS.expected_fit_seconds(sized(1_000_000))
+    assert million > 10 and ALS.expected_fit_seconds(sized(2_000_000)) == pytest.approx(
+        2 * million, rel=1e-3
+    )
