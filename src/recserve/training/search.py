@@ -359,8 +359,12 @@ class ModelSearch:
         if family in NEURAL:
             return self._neural_cap() >= NEURAL_MIN_SECONDS
         expected = self._seconds.get(family)
-        if expected is None:  # not timed yet: the family's own estimate (EASE's n^3)
-            expected = FAMILIES[family].expected_fit_seconds(self.split.train)
+        if expected is None:  # not timed yet: its own estimate (EASE's n^3, ALS's solves),
+            # else as long as the slowest classic trial so far (a kNN fit on a large
+            # catalogue takes as long as another's: better skipped than overrun)
+            classic = (t for f, t in self._seconds.items() if f not in NEURAL | {"hybrid"})
+            slowest = max(classic, default=0.0)
+            expected = FAMILIES[family].expected_fit_seconds(self.split.train) or slowest
         return expected <= self.budget.left - self._reserve()
 
     # -- the rounds ----------------------------------------------------------------------------
