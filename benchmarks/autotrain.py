@@ -311,6 +311,13 @@ def bench_dataset(name: str, budget: float | None, ease_grid: Sequence[float] = 
         f"{served['champion']} (family {served['family']}); ALS budget {als_budget:.0f}s",
         flush=True,
     )
+    models = (served["job"].get("models") or {}).values()
+    refit = sum(float(info.get("refit_seconds") or 0.0) for info in models)
+    print(
+        f"job {served['job_seconds']:.1f}s: {served['job_seconds'] - refit:.1f}s before the "
+        f"final refits on all data (budget {als_budget:.0f}s) + {refit:.1f}s refits",
+        flush=True,
+    )
 
 
 # -- --scale -----------------------------------------------------------------------------------
