@@ -128,6 +128,11 @@ class ApiKey(BaseModel):
         return Scope.ADMIN in self.scopes or scope in self.scopes
 
 
+# A training job's default search budget: SASRec fits into it on MovieLens 100K (job 89 s
+# on two cores, docs/benchmarks.md); `recserve demo` gives its first search 60 s.
+DEFAULT_TRAIN_BUDGET_SECONDS = 120.0
+
+
 class Settings(BaseSettings):
     """Everything the service can be configured with; see docs/configuration.md."""
 
@@ -155,7 +160,7 @@ class Settings(BaseSettings):
         description="Start a training job this often from the API process; 0 or unset: off.",
     )
     train_budget_seconds: float = Field(
-        default=120.0,
+        default=DEFAULT_TRAIN_BUDGET_SECONDS,
         gt=0,
         le=7 * 24 * 3600,
         description="Time for a training job's model search and holdout check (the final "

@@ -67,11 +67,11 @@ def ordered_share(data: Dataset) -> float:
 
 
 def search_families(
-    data: Dataset, wanted: Sequence[str] | None = None
+    data: Dataset, wanted: Sequence[str] | None = None, share: float | None = None
 ) -> tuple[list[str], dict[str, str]]:
     """The families to search on ``data`` in search order, and ``family -> reason`` for
     those left out. ``wanted`` restricts the candidates (in its order); unknown names raise
-    ``ValueError``."""
+    ``ValueError``. ``share``: ``ordered_share(data)`` when the caller has it already."""
     if wanted is not None:
         unknown = [w for w in wanted if w not in FAMILIES]
         if unknown:
@@ -80,7 +80,8 @@ def search_families(
     else:
         names = [f for f in SEARCH_ORDER if f in FAMILIES]
     profile = DataProfile.of(data)
-    share = ordered_share(data) if SEQUENTIAL & set(names) else 1.0
+    if share is None:
+        share = ordered_share(data) if SEQUENTIAL & set(names) else 1.0
     chosen: list[str] = []
     skipped: dict[str, str] = {}
     for family in names:
@@ -90,13 +91,7 @@ def search_families(
         if reason is None and family in NEEDS_FEATURES and profile.items_with_text == 0:
             reason = "needs item text or features; no item has any"
         if reason is None and family in NEURAL:
-            reason = _neural_reason(family)
-        if reason is None and family in NEURAL and profile.n_events < NEURAL_MIN_EVENTS:
-            reason = (
-                f"too little data: {profile.n_events:,} events (at least {NEURAL_MIN_EVENTS:,})"
-            )
-        if reason is None and family in NEURAL and profile.n_items > NEURAL_MAX_ITEMS:
-            reason = f"too heavy: {profile.n_items:,} items (limit {NEURAL_MAX_ITEMS:,})"
+            reason = _neural_reason(profile)
         if reason is None:
             chosen.append(family)
         else:
@@ -104,7 +99,14 @@ def search_families(
     return chosen, skipped
 
 
-def _neural_reason(family: str) -> str | None:
+def _neural_reason(profile: DataProfile) -> str | None:
+    """Why no torch family suits this data (or this install), or None."""
     import importlib.util
 
-    return None if importlib.util.find_spec("torch") else "needs torch (not installed)"
+    if not importlib.util.find_spec("torch"):
+        return "needs torch (not installed)"
+    if profile.n_events < NEURAL_MIN_EVENTS:
+        return f"too little data: {profile.n_events:,} events (at least {NEURAL_MIN_EVENTS:,})"
+    if profile.n_items > NEURAL_MAX_ITEMS:
+        return f"too heavy: {profile.n_items:,} items (limit {NEURAL_MAX_ITEMS:,})"
+    return None

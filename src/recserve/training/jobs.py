@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from recserve.algorithms import Recommender, create
-from recserve.config import FeedbackType
+from recserve.config import DEFAULT_TRAIN_BUDGET_SECONDS, FeedbackType
 from recserve.observability import observe_job_results
 from recserve.registry import ModelRegistry
 from recserve.store import Store
@@ -60,7 +60,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 HEARTBEAT_SECONDS = 5.0
 SEARCHED = "recommended"  # the scenario whose candidate the model search finds
-DEFAULT_BUDGET_SECONDS = 120.0  # as Settings.train_budget_seconds
 SEARCH_SHARE = 0.8  # of the job's progress bar
 FIRST_RUN_LOOKBACK = 20  # recent jobs read to tell whether one has succeeded yet
 
@@ -173,7 +172,7 @@ def run_training(
 
     found: SearchResult | None = None
     if searching:
-        budget = DEFAULT_BUDGET_SECONDS if budget_seconds is None else float(budget_seconds)
+        budget = DEFAULT_TRAIN_BUDGET_SECONDS if budget_seconds is None else float(budget_seconds)
         found = _search(
             split.train,
             budget - (time.perf_counter() - start),
@@ -452,7 +451,7 @@ class JobRunner:
         models_dir: Path,
         feedback_types: Mapping[str, FeedbackType],
         on_finish: Callable[[], object] | None = None,
-        budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+        budget_seconds: float = DEFAULT_TRAIN_BUDGET_SECONDS,
     ):
         self.store = store
         self.budget_seconds = budget_seconds

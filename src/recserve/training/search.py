@@ -127,13 +127,19 @@ def events_digest(data: Dataset) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def validation_split(data: Dataset, max_users: int = MAX_VALIDATION_USERS, seed: int = 0) -> Split:
+def validation_split(
+    data: Dataset,
+    max_users: int = MAX_VALIDATION_USERS,
+    seed: int = 0,
+    share: float | None = None,
+) -> Split:
     """Each user's latest positive event is the validation target (users with at least two
     positives; at most ``max_users`` of them, seeded); everything else is the train part.
 
     Where the timestamps order too few events (``candidates.MIN_ORDERED_SHARE``: a file
     without times, whose importer stamps every event alike) "latest" would be file order,
-    often the highest item id; a seeded random positive per user is the target instead."""
+    often the highest item id; a seeded random positive per user is the target instead.
+    ``share``: ``ordered_share(data)`` when the caller has it already."""
     eligible = (data.kind == POSITIVE) & (data.user >= 0) & (data.item >= 0)
     counts = np.bincount(data.user[eligible], minlength=data.n_users)
     users = np.flatnonzero(counts >= 2)
@@ -142,7 +148,7 @@ def validation_split(data: Dataset, max_users: int = MAX_VALIDATION_USERS, seed:
     sampled = np.zeros(data.n_users, dtype=bool)
     sampled[users] = True
     eligible &= sampled[np.clip(data.user, 0, None)]
-    ordered = ordered_share(data) >= MIN_ORDERED_SHARE
+    ordered = (ordered_share(data) if share is None else share) >= MIN_ORDERED_SHARE
     ranked = data
     if not ordered:  # a seeded random order stands in for time
         shuffled = np.random.default_rng(seed).random(len(data))
@@ -229,8 +235,9 @@ class ModelSearch:
         self.progress = progress
         self.seed = seed
         self.reserve = reserve
-        self.split = validation_split(data, seed=seed)
-        chosen, skipped = search_families(data, families)
+        share = ordered_share(data)  # one sort of the events, for the split and the families
+        self.split = validation_split(data, seed=seed, share=share)
+        chosen, skipped = search_families(data, families, share)
         self.result = SearchResult(budget_seconds, families=list(chosen), skipped=skipped)
         self.result.validation = {
             "name": self.split.name,
