@@ -63,7 +63,7 @@ def main() -> None:
             engine.histories.clear()
             options = ListOptions(n=args.n)
             wall, cpu = time.perf_counter(), time.process_time()
-            single = [engine.recommend(u, args.n, options, log=False) for u in users]
+            single = [engine.recommend(u, options, log=False) for u in users]
             one_wall, one_cpu = time.perf_counter() - wall, time.process_time() - cpu
             lines = [json.loads(line) for line in out.read_text().splitlines()]
             equal = sum(

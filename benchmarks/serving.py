@@ -11,7 +11,9 @@ the SQLite store, users with a few likes each, and one model per family in ``--f
     accuracy) fitted on the store's events;
   * ``ease`` on a catalogue of its cap (``max_items``, 20,000 by default: its dense item x item
     matrix is O(items^2)) when the size is above it, with that matrix set directly from the
-    topics (a fit at the cap takes O(items^3)).
+    topics (a fit at the cap takes O(items^3));
+  * ``hybrid``: what the default training promotes where SASRec and a classic family both
+    do well (docs/training.md): the rank fusion of the ``sasrec`` above and ``als``, 1:1.
 
 Then, per family, a fresh ``recserve serve`` (uvicorn, one worker) in a subprocess, so every
 family starts with no user in memory:
@@ -36,7 +38,7 @@ Targets (DESIGN.md section 10, issue 15): throughput >= 0.8x the bare endpoint's
 users; ANN recall@10 >= 0.95; 1M x 64 within 0.5 GB above idle.
 
     .venv/bin/python benchmarks/serving.py [--quick] [--sizes 100000,1000000]
-        [--families popular,item_knn,ease,als,sasrec,gru4rec] [--cold]
+        [--families popular,item_knn,ease,als,sasrec,gru4rec,hybrid] [--cold]
         [--connections 8] [--seconds 10] [--users 20000] [--profile]
 """
 
@@ -83,7 +85,7 @@ def user_id(u: int) -> str:
     return f"u{u:06d}"
 
 
-FAMILIES = ("popular", "item_knn", "ease", "als", "sasrec", "gru4rec")
+FAMILIES = ("popular", "item_knn", "ease", "als", "sasrec", "gru4rec", "hybrid")
 # fitted on the benchmark's events: the models' own defaults, and one epoch for the neural ones
 FITTED = {
     "popular": {},
@@ -107,6 +109,7 @@ def build_catalogue(
     promoted yet). Returns each family's version."""
     from recserve.algorithms import create
     from recserve.algorithms.factor_base import FactorModel
+    from recserve.algorithms.hybrid import Hybrid
     from recserve.config import default_feedback_types
     from recserve.data import Dataset, Vocabulary
     from recserve.registry import ModelRegistry
@@ -156,14 +159,20 @@ def build_catalogue(
     als._set_factors(users, items, np.ones(n_users, bool), np.ones(n_items, bool))
     versions["als"] = registry.register("als", als).version
     data = Dataset.from_store(store, default_feedback_types())
+    fitted: dict[str, Any] = {"als": als}
     for family in ("popular", *families):
         if family in versions:
             continue
         start = time.perf_counter()
         if family == "ease":
             model = topic_ease(data, item_topic)
+        elif family == "hybrid":  # the fusion the model search promotes (from_fitted)
+            if "sasrec" not in fitted:
+                fitted["sasrec"] = create("sasrec", **FITTED["sasrec"]).fit(data)
+            assert als.users == data.users and als.items == data.items
+            model = Hybrid.from_fitted([fitted["sasrec"], als], data)
         else:
-            model = create(family, **FITTED[family]).fit(data)
+            model = fitted[family] = create(family, **FITTED[family]).fit(data)
         versions[family] = registry.register(family, model).version
         print(f"  {family} ready in {time.perf_counter() - start:.0f}s", flush=True)
     store.close()
@@ -387,9 +396,13 @@ def in_process(data_dir: Path, users: int, profile: bool, min_items: int) -> dic
     from recserve.store import Store
 
     store = Store.open(f"sqlite:///{(data_dir / 'recserve.sqlite').resolve()}")
-    engine = ServingEngine(store, ModelRegistry(data_dir / "models"), default_feedback_types())
-    engine.ann_min_items = min_items
-    engine.histories = HistoryCache(100_000)  # as the server: live histories cached
+    engine = ServingEngine(
+        store,
+        ModelRegistry(data_dir / "models"),
+        default_feedback_types(),
+        histories=HistoryCache(100_000),  # as the server: live histories cached
+        ann_min_items=min_items,
+    )
     engine.refresh()
     model: Any = engine.served()["recommended"].model
     out: dict[str, Any] = {}

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from recserve.algorithms import create
 from recserve.algorithms.base import Recommender
 from recserve.algorithms.factor_base import FactorModel
+from recserve.algorithms.hybrid import Hybrid
 from recserve.algorithms.memo import BytesMemo, MemoisedTopN, request_key
 from tests.synthetic import make_synthetic
 
@@ -74,10 +75,13 @@ def test_memoised_fold_in_equals_a_fresh_one_and_follows_a_changed_history() -> 
 
 
 def test_memoised_top_n_equals_an_unmemoised_one_and_follows_every_input() -> None:
-    """EASE and the sequential models memoise a user's list; every input is part of the key:
-    the same request gets the list computed without the memo, a changed one a new list."""
+    """EASE, the sequential models and the hybrid (the model search's fusion) memoise a
+    user's list; every input is part of the key: the same request gets the list computed
+    without the memo, a changed one a new list."""
     data = make_synthetic()
-    models = [create("ease").fit(data), create("sasrec", epochs=1, validation_users=0).fit(data)]
+    ease = create("ease").fit(data)
+    sasrec = create("sasrec", epochs=1, validation_users=0).fit(data)
+    models = [ease, sasrec, Hybrid.from_fitted([sasrec, ease], data, weights=[2.0, 1.0])]
     for model in models:
         assert isinstance(model, MemoisedTopN)
         n_items = model.n_items

@@ -59,9 +59,9 @@ def pair(make_client: Callable[..., TestClient]) -> tuple[TestClient, TestClient
     train(fast.app)  # type: ignore[arg-type]
     slow = make_client(fast_lane=False)
     slow.app.state.engine.refresh()  # type: ignore[attr-defined]
-    # Deletion marks older than forgotten_reload_seconds (2 s) send a request through
+    # Deletion marks older than engine.forgotten.reload_seconds (2 s) send a request through
     # FastAPI to re-read them; on a loaded machine a test's requests can span that long.
-    fast.app.state.engine.forgotten_reload_seconds = 3600  # type: ignore[attr-defined]
+    fast.app.state.engine.forgotten.reload_seconds = 3600  # type: ignore[attr-defined]
     return fast, slow
 
 

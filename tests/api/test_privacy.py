@@ -259,10 +259,10 @@ def test_a_delete_reaches_another_replica(
     trained: TestClient, open_client: Callable[[], TestClient]
 ) -> None:
     """Two apps over one database and registry: a delete through one is applied by the
-    other when it next reads the marks (every ``forgotten_reload_seconds``)."""
+    other when it next reads the marks (every ``engine.forgotten.reload_seconds``)."""
     other = open_client()
     engine = other.app.state.engine  # type: ignore[attr-defined]
-    engine.forgotten_reload_seconds = 0.2
+    engine.forgotten.reload_seconds = 0.2
     assert recs(other, GONE)["model"].startswith("als/")
     assert trained.delete(f"/v1/users/{GONE}").status_code == 204
     deadline = time.monotonic() + 5

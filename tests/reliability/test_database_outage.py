@@ -46,10 +46,10 @@ def test_outage_serves_reads_refuses_writes_and_recovers(
         during = client.get("/v1/users/u00/recommendations", params={"n": 5})
         assert during.status_code == 200, during.text
         assert during.json()["items"] == before.json()["items"]
-        fallbacks = engine.history_fallbacks
+        fallbacks = engine.histories_reader.fallbacks
         cold = client.get("/v1/users/u09/recommendations", params={"n": 5})
         assert cold.status_code == 200, cold.text
-        assert engine.history_fallbacks == fallbacks + 1
+        assert engine.histories_reader.fallbacks == fallbacks + 1
         items = [row["item_id"] for row in cold.json()["items"]]
         assert items and set(items) <= set(block_items(1))  # u09's taste block, from training
 
@@ -69,4 +69,4 @@ def test_outage_serves_reads_refuses_writes_and_recovers(
         assert again.json()["accepted"] == 1
         assert client.get("/ready").status_code == 200
         after = client.get("/v1/users/u09/recommendations", params={"n": 5})
-        assert after.status_code == 200 and engine.history_fallbacks == fallbacks + 1
+        assert after.status_code == 200 and engine.histories_reader.fallbacks == fallbacks + 1

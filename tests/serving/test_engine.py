@@ -175,9 +175,9 @@ def test_list_options_through_the_engine(engine: ServingEngine) -> None:
         [{"item_id": f"i{i}", "attributes": {"even": i % 2 == 0}} for i in range(30)]
     )
     engine.items_changed([f"i{i}" for i in range(30)])
-    even = engine.recommend("u0", 4, ListOptions(filter=parse_filter("even == true")))
+    even = engine.recommend("u0", ListOptions(n=4, filter=parse_filter("even == true")))
     assert even.item_ids and all(int(i[1:]) % 2 == 0 for i in even.item_ids)
     whole = engine.recommend("u0", 6).item_ids
-    assert engine.recommend("u0", 3, ListOptions(offset=3)).item_ids == whole[3:]
-    pinned = engine.recommend("u0", 3, ListOptions(pins=(("i29", 2),)))
+    assert engine.recommend("u0", ListOptions(n=3, offset=3)).item_ids == whole[3:]
+    pinned = engine.recommend("u0", ListOptions(n=3, pins=(("i29", 2),)))
     assert pinned.item_ids[1] == "i29" and pinned.pinned == {"i29"}

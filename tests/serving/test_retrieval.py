@@ -218,7 +218,7 @@ def test_engine_attaches_the_index_above_the_threshold_and_serves_the_same_top_i
     make_client: Callable[..., TestClient],
 ) -> None:
     client, state = serving_client(make_client, {"recommended": "als"}, ann_min_items=10)
-    assert state.engine.ann_min_items == 10
+    assert state.engine.champions.ann_min_items == 10
     served = state.engine.served()["recommended"].model
     assert isinstance(served, FactorModel) and served.candidate_index is not None
     users = [user_id(u) for u in range(BLOCKS * USERS_PER_BLOCK)]
@@ -257,7 +257,7 @@ def test_default_threshold_keeps_small_models_exact(
     make_client: Callable[..., TestClient],
 ) -> None:
     client, state = serving_client(make_client, {"recommended": "als"})
-    assert state.engine.ann_min_items == 50_000
+    assert state.engine.champions.ann_min_items == 50_000
     assert state.engine.served()["recommended"].model.candidate_index is None
     ids, _ = recommended(client, user_id(0))
     assert len(ids) == 8

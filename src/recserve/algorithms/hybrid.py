@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recserve.algorithms.base import REGISTERED, ModelConfig, Recommender, top_n
+from recserve.algorithms.memo import MemoisedTopN
 from recserve.data import Dataset
 
 Role = Literal["auto", "collaborative", "content", "fallback"]
@@ -115,7 +116,10 @@ def _someone(
     return rows
 
 
-class Hybrid(Recommender[HybridConfig]):
+class Hybrid(MemoisedTopN, Recommender[HybridConfig]):
+    """One user's list is memoised (``MemoisedTopN``): a fusion scores every item once per
+    member, and a user's repeated request with nothing changed is then a lookup."""
+
     family = "hybrid"
     config_class = HybridConfig
     uses_history = True

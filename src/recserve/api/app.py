@@ -114,11 +114,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = Store.open(settings.resolved_database_url)
     replication: Replication = app.state.replication
     registry = replication.registry(settings.models_dir)  # publishes promotions to replicas
-    engine = ServingEngine(store, registry, settings.feedback_types)
-    engine.ann_min_items = settings.ann_min_items
-    engine.histories = HistoryCache(
+    histories = HistoryCache(
         settings.history_cache_users,
         replica_ttl(settings.history_cache_ttl_seconds, replicas=settings.redis_url is not None),
+    )
+    engine = ServingEngine(
+        store,
+        registry,
+        settings.feedback_types,
+        histories=histories,
+        ann_min_items=settings.ann_min_items,
     )
     try:
         engine.refresh()

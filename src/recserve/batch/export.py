@@ -16,7 +16,7 @@ from pathlib import Path
 from recserve.batch.output import BatchWriter, Record
 from recserve.serving import ServingEngine
 from recserve.serving.batch import chunk_users, recommend_many
-from recserve.serving.engine import RecommendationList
+from recserve.serving.served import RecommendationList
 
 Progress = Callable[[int, int], None]  # (users done, users in all)
 UNKNOWN_LISTED = 100  # unknown ids kept in the report (the count covers them all)

@@ -21,16 +21,20 @@ def serving_engine(settings: Settings) -> Iterator[ServingEngine]:
     store = Store.open(settings.resolved_database_url)
     link = None
     try:
-        engine = ServingEngine(store, ModelRegistry(settings.models_dir), settings.feedback_types)
-        engine.ann_min_items = settings.ann_min_items
         # a chunk's histories, read in one query, are found here by the per-user fallbacks
-        engine.histories = HistoryCache(max_users=2 * MAX_CHUNK_USERS)
+        engine = ServingEngine(
+            store,
+            ModelRegistry(settings.models_dir),
+            settings.feedback_types,
+            histories=HistoryCache(max_users=2 * MAX_CHUNK_USERS),
+            ann_min_items=settings.ann_min_items,
+        )
         if settings.redis_url:  # the live popular/trending counts the API replicas share
             from recserve.replication.counts import RedisCountsFactory
             from recserve.replication.link import RedisLink
 
             link = RedisLink(settings.redis_url, settings.redis_prefix)
-            engine.live_counts_factory = RedisCountsFactory(link)
+            engine.model_state.counts_factory = RedisCountsFactory(link)
         engine.refresh()
         yield engine
     finally:

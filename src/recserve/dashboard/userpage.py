@@ -55,7 +55,7 @@ def user_sections(engine: ServingEngine, user_id: str) -> list[Section]:
     sections = [
         _recommended(engine, user_id),
         _because_you_liked(engine, user_id),
-        _flat("popular", "Popular", lambda o: engine.popular(o.n, user_id, o)),
+        _flat("popular", "Popular", lambda o: engine.popular(o, user_id)),
         _flat("trending", "Trending now", lambda o: engine.global_ranking("trending", user_id, o)),
         _flat("latest", "Latest", lambda o: engine.global_ranking("latest", user_id, o)),
         _people(engine, user_id),
@@ -70,7 +70,7 @@ def _recommended(engine: ServingEngine, user_id: str) -> Section:
 
     def call(options: ListOptions) -> RecommendationList:
         if not engine.has_champion("recommended"):  # before training: popular, as the API
-            return engine.popular(options.n, user_id, options)
+            return engine.popular(options, user_id)
         model, arm = engine.served_for("recommended", user_id)
         served.append(arm)
         return scenarios.recommend(engine, user_id, options, model)

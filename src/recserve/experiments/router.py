@@ -25,7 +25,7 @@ from recserve.experiments.impressions import ListLogWriter
 from recserve.store.experiments import ExperimentRepository
 
 if TYPE_CHECKING:
-    from recserve.serving.engine import RecommendationList, ServedModel
+    from recserve.serving.served import RecommendationList, ServedModel
 
 log = logging.getLogger(__name__)
 

@@ -149,7 +149,7 @@ class RedisLiveCounts:
 
 
 class RedisCountsFactory:
-    """An ``engine.live_counts_factory``: (model ref, item space) -> ``RedisLiveCounts``,
+    """An ``engine.model_state.counts_factory``: (model ref, item space) -> ``RedisLiveCounts``,
     all sharing one breaker."""
 
     def __init__(self, link: RedisLink, ttl: float = 0.1):

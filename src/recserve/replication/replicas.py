@@ -64,7 +64,7 @@ class Replication:
         self._engine = engine
         if self.link is None or self.channel is None:
             return
-        engine.live_counts_factory = RedisCountsFactory(self.link)
+        engine.model_state.counts_factory = RedisCountsFactory(self.link)
         self.channel.start()
         log.info("replica mode: champions, counters and rate limits shared through %r", self.link)
 

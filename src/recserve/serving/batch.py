@@ -20,9 +20,10 @@ import scipy.sparse as sp
 
 from recserve.algorithms.global_ranking import GlobalRanking
 from recserve.serving import pipeline, scenarios
-from recserve.serving.engine import FALLBACK, RecommendationList, ServedModel, ServingEngine
+from recserve.serving.engine import ServingEngine
 from recserve.serving.history import Event, UserHistory
 from recserve.serving.options import ListOptions
+from recserve.serving.served import FALLBACK, RecommendationList, ServedModel
 
 BATCH_SCENARIOS = ("recommended", "popular", "trending", "latest")
 MAX_CHUNK_USERS = 256
@@ -45,7 +46,7 @@ def recommend_many(
     scenario has no champion (the per-user endpoint's 503)."""
     if scenario not in BATCH_SCENARIOS:
         raise ValueError(f"scenario must be one of {', '.join(BATCH_SCENARIOS)}")
-    served = engine._model(scenario)  # ModelNotReady before any work
+    served = engine.model(scenario)  # ModelNotReady before any work
     options = ListOptions(n=n)
     events = engine.store.feedback.user_histories(list(user_ids))
     _warm(engine, served, scenario, events)
@@ -65,7 +66,7 @@ def recommend_many(
     return [
         engine.served_under(arms[k], u, results[k], log=False)
         if k in results
-        else engine.recommend(u, n, options, log=False)
+        else engine.recommend(u, options, log=False)
         for k, u in enumerate(user_ids)
     ]
 

@@ -1,5 +1,6 @@
 """Each serving scenario as a function of the engine: which champion answers, what its
-candidate source is, how it falls back, and how results are explained.
+candidate source is, how it falls back, and how results are explained. The engine is
+reached through its public interface (``ServingContext``, serving/context.py).
 
 The engine's public methods call these; every item list goes through ``pipeline.run`` and
 ``finish`` so filters, diversity, pins, paging and explanations work alike everywhere.
@@ -19,21 +20,23 @@ from recserve.algorithms.global_ranking import GlobalRanking
 from recserve.algorithms.similarity import ItemNeighbourhood
 from recserve.data import Vocabulary
 from recserve.serving import content_neighbours, pipeline, reasons
-from recserve.serving import engine as core
 from recserve.serving.allowed import Allowed
+from recserve.serving.context import ServingContext
 from recserve.serving.explain import Explanation, explain
 from recserve.serving.live import popular_scores, trending_scores
 from recserve.serving.options import ListOptions
 from recserve.serving.rules import apply_pins
+from recserve.serving.served import (
+    FALLBACK,
+    ModelNotReady,
+    RecommendationList,
+    ServedModel,
+    new_recommendation_id,
+)
 from recserve.serving.social import blend, friends, friends_of_friends
 
 if TYPE_CHECKING:
-    from recserve.serving.engine import (
-        RecommendationList,
-        ServedModel,
-        ServingEngine,
-        UserHistory,
-    )
+    from recserve.serving.history import UserHistory
 
 Explainer = Callable[[np.ndarray], list[Explanation]]
 SESSION_NEIGHBOURS = 200  # neighbours per session item summed by the similar-items fallback
@@ -74,7 +77,7 @@ def _items(served: ServedModel) -> Vocabulary:
     return served.model.items
 
 
-def _catalogue(engine: ServingEngine, served: ServedModel) -> pipeline.Catalogue:
+def _catalogue(engine: ServingContext, served: ServedModel) -> pipeline.Catalogue:
     return partial(engine.catalogue, served)
 
 
@@ -88,7 +91,7 @@ def _row(indices: np.ndarray, n_items: int, weights: np.ndarray | None = None) -
     return row
 
 
-def _valid_pins(engine: ServingEngine, options: ListOptions) -> list[tuple[str, int]]:
+def _valid_pins(engine: ServingContext, options: ListOptions) -> list[tuple[str, int]]:
     """Pins of items that exist and are not hidden: a promotion never shows a hidden item."""
     if not options.pins:
         return []
@@ -97,7 +100,7 @@ def _valid_pins(engine: ServingEngine, options: ListOptions) -> list[tuple[str, 
 
 
 def finish(
-    engine: ServingEngine,
+    engine: ServingContext,
     served: ServedModel,
     ranked: pipeline.Ranked,
     options: ListOptions,
@@ -128,24 +131,24 @@ def finish(
         if explainer is not None and rows:
             for k, found in zip(rows, explainer(indices[rows]), strict=True):
                 explanations[k] = found
-    return core.RecommendationList(
+    return RecommendationList(
         item_ids=item_ids,
         scores=scores,
         model=served.ref,
-        recommendation_id=core.new_recommendation_id(),
+        recommendation_id=new_recommendation_id(),
         explanations=explanations,
         pinned=frozenset(pinned),
         reason=reason,
     )
 
 
-def _similar_champion(engine: ServingEngine) -> Any:
+def _similar_champion(engine: ServingContext) -> Any:
     served = engine.served().get("similar_items")
     return served.model if served is not None else None
 
 
 def _history_explainer(
-    engine: ServingEngine, served: ServedModel, history: sp.csr_matrix
+    engine: ServingContext, served: ServedModel, history: sp.csr_matrix
 ) -> Explainer:
     return lambda indices: explain(served.model, history, indices, _similar_champion(engine))
 
@@ -166,7 +169,7 @@ class _Personal:
 
 
 def _personal(
-    engine: ServingEngine, user_id: str, first: ServedModel | None = None
+    engine: ServingContext, user_id: str, first: ServedModel | None = None
 ) -> _Personal | None:
     """The first model of the recommended FALLBACK chain that can personalise for the user;
     ``first`` (an experiment variant's model) stands in for the recommended champion.
@@ -178,11 +181,11 @@ def _personal(
     while True:
         if first is None and scenario == "popular" and "popular" not in engine.served():
             return None
-        served = first if first is not None else engine._model(scenario)
+        served = first if first is not None else engine.model(scenario)
         first = None
         model = served.model
         assert model.users is not None and model.items is not None
-        live = engine._history(user_id, model.items)
+        live = engine.history(user_id, model.items)
         users = np.array([engine.user_index(served, user_id)])  # -1: unknown or forgotten
         sequences = [live.sequence]
         signal = (
@@ -190,13 +193,13 @@ def _personal(
             if model.uses_sequence
             else model.has_signal(users, live.positive)
         )
-        if signal[0] or scenario not in core.FALLBACK:
+        if signal[0] or scenario not in FALLBACK:
             return _Personal(served, live, users, sequences)
-        scenario = core.FALLBACK[scenario]
+        scenario = FALLBACK[scenario]
 
 
 def recommend(
-    engine: ServingEngine, user_id: str, options: ListOptions, first: ServedModel | None = None
+    engine: ServingContext, user_id: str, options: ListOptions, first: ServedModel | None = None
 ) -> RecommendationList:
     """The recommended champion (or ``first``, an experiment variant's model); a user it
     cannot personalise gets popular (FALLBACK)."""
@@ -221,7 +224,7 @@ def recommend(
 
 
 def _similar_list(
-    engine: ServingEngine, served: ServedModel, index: int, allowed: Allowed, options: ListOptions
+    engine: ServingContext, served: ServedModel, index: int, allowed: Allowed, options: ListOptions
 ) -> pipeline.Ranked:
     model = served.model
     allowed = allowed.without(np.array([index]))
@@ -238,11 +241,11 @@ def _similar_list(
 
 
 def similar(
-    engine: ServingEngine, scenario: str, item_id: str, options: ListOptions
+    engine: ServingContext, scenario: str, item_id: str, options: ListOptions
 ) -> RecommendationList:
     """Items the scenario's champion calls most similar to ``item_id``; an item it never saw
     (newer than its training) gets the items closest to its content (``_by_content``)."""
-    served = engine._model(scenario)
+    served = engine.model(scenario)
     assert served.model.items is not None
     index = served.model.items.get(item_id)
     allowed = pipeline.allowed_items(
@@ -256,7 +259,7 @@ def similar(
 
 
 def _by_content(
-    engine: ServingEngine,
+    engine: ServingContext,
     served: ServedModel,
     item_id: str,
     allowed: Allowed,
@@ -284,7 +287,7 @@ def _by_content(
 
 
 def bought_together(
-    engine: ServingEngine, item_id: str, options: ListOptions
+    engine: ServingContext, item_id: str, options: ListOptions
 ) -> RecommendationList:
     served = engine.served().get("frequently_bought_together")
     if served is not None:
@@ -297,7 +300,7 @@ def bought_together(
 
 
 def because_you_liked(
-    engine: ServingEngine, user_id: str, options: ListOptions, anchors: int
+    engine: ServingContext, user_id: str, options: ListOptions, anchors: int
 ) -> Groups:
     """Per recent positive item of the user (newest first), the items similar to it; an item
     shown under one anchor is not repeated under a later one. The scenario's own champion
@@ -306,10 +309,10 @@ def because_you_liked(
     if own is not None and own.model.supports_similar_items:
         served = own
     else:
-        served = engine._model(core.FALLBACK["because_you_liked"])
+        served = engine.model(FALLBACK["because_you_liked"])
     model = served.model
     assert model.items is not None
-    live = engine._history(user_id, model.items)
+    live = engine.history(user_id, model.items)
     recent = list(dict.fromkeys(int(i) for i in live.sequence[::-1]))[:anchors]
     allowed = pipeline.allowed_items(
         served.blocked, _items(served), _catalogue(engine, served), options, live.seen
@@ -325,14 +328,14 @@ def because_you_liked(
         allowed = allowed.without(model.items.index(result.item_ids))
         groups.append((anchor, result))
     reason = None if groups else reasons.NO_HISTORY
-    return Groups(groups, served.ref, core.new_recommendation_id(), reason)
+    return Groups(groups, served.ref, new_recommendation_id(), reason)
 
 
 # -- one list for everyone ------------------------------------------------------------------
 
 
 def _ranking_source(
-    engine: ServingEngine, scenario: str, served: ServedModel, counted_live: bool = True
+    engine: ServingContext, scenario: str, served: ServedModel, counted_live: bool = True
 ) -> pipeline.Source:
     """A global ranking's candidates: the trained order, re-scored where popular and
     trending counted votes since training (``pipeline.ranking_source``)."""
@@ -356,7 +359,7 @@ def _ranking_source(
 
 
 def global_ranking(
-    engine: ServingEngine,
+    engine: ServingContext,
     scenario: str,
     user_id: str | None,
     options: ListOptions,
@@ -367,10 +370,10 @@ def global_ranking(
     popular and trending add the positive events counted since training (``counted_live``:
     false for a ranking counted from the store just now). ``served`` (an experiment
     variant's model version) stands in for the scenario's champion."""
-    served = served if served is not None else engine._model(scenario)
+    served = served if served is not None else engine.model(scenario)
     model = served.model
     assert model.items is not None
-    seen = engine._history(user_id, model.items).seen if user_id else None
+    seen = engine.history(user_id, model.items).seen if user_id else None
     allowed = pipeline.allowed_items(
         served.blocked, _items(served), _catalogue(engine, served), options, seen
     )
@@ -385,13 +388,13 @@ def global_ranking(
 
 
 def untrained_popular(
-    engine: ServingEngine, user_id: str | None, options: ListOptions
+    engine: ServingContext, user_id: str | None, options: ListOptions
 ) -> RecommendationList:
     """Popular before the first training: counted from the store (serving/untrained.py);
     ``ModelNotReady`` while no event is positive."""
     served = engine.untrained_popular.served()
     if served is None:
-        raise core.ModelNotReady(
+        raise ModelNotReady(
             "no model is trained for 'popular' yet and no positive feedback has been received"
         )
     return global_ranking(engine, "popular", user_id, options, served, counted_live=False)
@@ -400,7 +403,7 @@ def untrained_popular(
 # -- people you may know --------------------------------------------------------------------
 
 
-def people_you_may_know(engine: ServingEngine, user_id: str, n: int, offset: int) -> UserList:
+def people_you_may_know(engine: ServingContext, user_id: str, n: int, offset: int) -> UserList:
     """The champion's similar users blended with friends of friends; without a champion,
     friends of friends alone. Never the user or their current friends."""
     direct = friends(engine.store, user_id)
@@ -436,7 +439,7 @@ def people_you_may_know(engine: ServingEngine, user_id: str, n: int, offset: int
         user_ids=[u for u, _ in ranked],
         scores=[s for _, s in ranked],
         model=ref,
-        recommendation_id=core.new_recommendation_id(),
+        recommendation_id=new_recommendation_id(),
     )
 
 
@@ -474,7 +477,7 @@ def _neighbour_source(served: ServedModel, sequence: np.ndarray) -> pipeline.Sou
 
 
 def session(
-    engine: ServingEngine, item_ids: list[str], options: ListOptions, negative: Set[str]
+    engine: ServingContext, item_ids: list[str], options: ListOptions, negative: Set[str]
 ) -> RecommendationList:
     """The session champion (sequential models) over the session's items; else the
     similar-items champion; a session with nothing known gets popular items."""
@@ -500,15 +503,16 @@ def session(
         ranked = pipeline.run(source, model, _catalogue(engine, served), allowed, options)
         return finish(engine, served, ranked, options, _history_explainer(engine, served, history))
     seen_ids = tuple(dict.fromkeys([*item_ids, *negative]))
-    return engine.global_ranking(
-        "popular", None, replace(options, exclude=(*options.exclude, *seen_ids))
-    )
+    anyone = replace(options, exclude=(*options.exclude, *seen_ids))
+    if not engine.has_champion("popular"):
+        return untrained_popular(engine, None, anyone)
+    return global_ranking(engine, "popular", None, anyone)
 
 
 # -- ranking a client's candidates ----------------------------------------------------------
 
 
-def rank(engine: ServingEngine, user_id: str, item_ids: list[str]) -> RankedCandidates:
+def rank(engine: ServingContext, user_id: str, item_ids: list[str]) -> RankedCandidates:
     """The recommended champion's scores for ``item_ids``, best first; a user it cannot
     personalise is ranked by popular (before the first training, counted from the store).
     Unknown items come last in the given order; hidden items are left out."""
@@ -517,7 +521,7 @@ def rank(engine: ServingEngine, user_id: str, item_ids: list[str]) -> RankedCand
     if chosen is None:
         counted = engine.untrained_popular.served()
         if counted is None:
-            raise core.ModelNotReady(
+            raise ModelNotReady(
                 "no model is trained for 'popular' yet and no positive feedback has been received"
             )
         served, model = counted, counted.model
@@ -540,5 +544,5 @@ def rank(engine: ServingEngine, user_id: str, item_ids: list[str]) -> RankedCand
         item_ids=[i for i, _ in known] + unknown,
         scores=[s for _, s in known] + [None] * len(unknown),
         model=served.ref,
-        recommendation_id=core.new_recommendation_id(),
+        recommendation_id=new_recommendation_id(),
     )

@@ -23,9 +23,10 @@ import numpy as np
 
 from recserve.data import Vocabulary
 from recserve.serving.catalogue import ItemCatalogue
-from recserve.serving.engine import ModelNotReady, ServingEngine
+from recserve.serving.engine import ServingEngine
 from recserve.serving.filters import Node, evaluate
 from recserve.serving.semantic import SemanticIndex
+from recserve.serving.served import ModelNotReady
 from recserve.store import Store
 
 RRF_K = 60  # the constant of Cormack et al. (2009); damps the head of each list

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -27,10 +27,8 @@ from recserve.config import FeedbackType
 from recserve.data import Dataset
 from recserve.registry import ModelVersion
 from recserve.serving.allowed import BlockedItems
+from recserve.serving.served import ServedModel
 from recserve.store import Store
-
-if TYPE_CHECKING:
-    from recserve.serving.engine import ServedModel
 
 NAME = "live_counts"  # the answer's ``model`` is ``live_counts/untrained``
 VERSION = "untrained"
@@ -74,8 +72,6 @@ class UntrainedPopular:
         return self._served
 
     def _build(self) -> ServedModel | None:
-        from recserve.serving.engine import ServedModel
-
         cols = self.store.feedback.columns()
         data = Dataset.from_events(
             cols.user_ids, cols.item_ids, cols.types, cols.values, cols.timestamps,

@@ -491,7 +491,8 @@ class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
         scores = np.zeros((len(users), self.n_items), dtype=np.float32)
         with_signal = [r for r, seq in enumerate(rows) if len(seq)]
         if with_signal:
-            self.module.eval()
+            if self.module.training:  # eval() walks every submodule: not once per request
+                self.module.eval()
             scores[with_signal] = self._scores_of(
                 self.module, [rows[r] for r in with_signal], [times[r] for r in with_signal]
             )

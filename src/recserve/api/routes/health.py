@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from recserve.api.deps import EngineDep, StoreDep
 from recserve.api.errors import ApiError
 from recserve.schemas import ErrorBody, HealthStatus, ReadyStatus
-from recserve.serving.engine import REQUIRED_SCENARIOS as SCENARIOS
+from recserve.serving.served import REQUIRED_SCENARIOS as SCENARIOS
 
 router = APIRouter(tags=["health"])
 

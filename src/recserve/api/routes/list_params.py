@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel
 
 from recserve.api import item_details
+from recserve.api.deps import top_n
 from recserve.api.errors import ApiError
 from recserve.schemas import ID_MAX
 from recserve.schemas.scenarios import DETAIL_FIELDS, Explanation, ListItem, ListResponse, Reason
@@ -83,21 +84,6 @@ async def item_fields(
 
 
 ItemFieldsParam = Annotated[tuple[str, ...], Depends(item_fields)]
-
-
-async def top_n(
-    request: Request, n: Annotated[int, Query(description="How many items.")] = 10
-) -> int:
-    """``n`` checked against ``settings.max_n`` (as ``deps.top_n``, without a thread hop)."""
-    max_n: int = request.app.state.settings.max_n
-    if not 1 <= n <= max_n:
-        raise ApiError(
-            422,
-            "validation_error",
-            f"query.n: must be between 1 and {max_n}",
-            [{"type": "out_of_range", "loc": ["query", "n"], "msg": "out of range", "input": n}],
-        )
-    return n
 
 
 def filter_node(filter: str | None) -> Node | None:

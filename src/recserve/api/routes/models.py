@@ -29,7 +29,7 @@ from recserve.schemas.models import (
     TrainRequest,
     VersionInfo,
 )
-from recserve.serving.engine import SCENARIOS
+from recserve.serving.served import SCENARIOS
 from recserve.training.jobs import JobAlreadyRunning, JobRunner
 from recserve.training.pipeline import DEFAULT_MODELS, OPTIONAL_MODELS, select_models
 from recserve.training.request import TrainingRequest

@@ -26,8 +26,8 @@ from recserve.api.routes.search import MAX_QUERY, check_query, query_recommendat
 from recserve.schemas import ErrorBody
 from recserve.schemas.scenarios import ListResponse
 from recserve.serving import ListOptions, ServingEngine
-from recserve.serving.engine import FALLBACK
 from recserve.serving.live import local_counts
+from recserve.serving.served import FALLBACK
 
 router = APIRouter(tags=["recommendations"])
 
@@ -42,7 +42,7 @@ def in_memory(
     """Whether answering needs no I/O: the user's history is cached in the item spaces of the
     models that answer ``scenario`` (``engine.history_cached``; or there is no user),
     the deleted-users marks are fresh (``engine.is_forgotten`` re-reads them from the store
-    every ``forgotten_reload_seconds``), the live counters are this process's (not Redis),
+    every ``engine.forgotten.reload_seconds``), the live counters are this process's (not Redis),
     and no pinned item has to be looked up, item catalogue built for a filter nor item
     details read (``fields``); and a champion answers at every step of the scenario's
     fallback chain (without one, popular is counted from the store: serving/untrained.py)."""
@@ -55,9 +55,9 @@ def in_memory(
         return False
     if options.fields:
         return False
-    if options.diversity > 0 or engine.live_counts_factory is not local_counts:
+    if options.diversity > 0 or engine.model_state.counts_factory is not local_counts:
         return False
-    if not engine.forgotten_marks_fresh():
+    if not engine.forgotten.fresh():
         return False
     return user_id is None or engine.history_cached(user_id, scenario)
 
@@ -97,7 +97,7 @@ async def recommend(
 
 def recommendations_body(engine: ServingEngine, user_id: str, options: ListOptions) -> bytes:
     """The JSON answer of the route (and of the fast lane, api/fast_lane.py)."""
-    result = engine.recommend(user_id, options.n, options)
+    result = engine.recommend(user_id, options)
     return list_response(result, options, engine.store, user_id=user_id).model_dump_json().encode()
 
 
@@ -115,7 +115,7 @@ def similar_items(
     ``reason: no_content``."""
     if store.items.get(item_id) is None:
         raise item_not_found(item_id)
-    result = engine.similar_items(item_id, options.n, options)
+    result = engine.similar_items(item_id, options)
     return json_response(list_response(result, options, store, item_id=item_id))
 
 
@@ -135,5 +135,5 @@ async def popular(
 
 def popular_body(engine: ServingEngine, options: ListOptions, user_id: str | None) -> bytes:
     """The JSON answer of the route (and of the fast lane, api/fast_lane.py)."""
-    result = engine.popular(options.n, user_id, options)
+    result = engine.popular(options, user_id)
     return list_response(result, options, engine.store, user_id=user_id).model_dump_json().encode()

@@ -8,16 +8,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from recserve.api.deps import OptionalUserQuery
+from recserve.api.deps import OptionalUserQuery, top_n
 from recserve.api.errors import ApiError
-from recserve.api.routes.list_params import filter_node, top_n
+from recserve.api.routes.list_params import filter_node
 from recserve.config import FeedbackKind
 from recserve.schemas import SearchHit, SearchResponse
 from recserve.schemas.scenarios import Explanation, ListItem, ListResponse
 from recserve.serving import ServingEngine
-from recserve.serving.engine import new_recommendation_id
 from recserve.serving.options import ListOptions
 from recserve.serving.search import CatalogueSearch
+from recserve.serving.served import new_recommendation_id
 from recserve.store import Store
 
 router = APIRouter(tags=["search"])
