@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from fastapi.testclient import TestClient
 
 from recserve.algorithms import create
-from recserve.algorithms.factor_base import CANDIDATE_MAX_EXCLUDED, FactorModel
+from recserve.algorithms.candidate_search import CANDIDATE_MAX_EXCLUDED
+from recserve.algorithms.factor_base import FactorModel
 from recserve.data import Dataset, Vocabulary
 from recserve.serving.retrieval import IvfIndex, attach_neighbours, attach_retrieval
 from recserve.store import Store, entities

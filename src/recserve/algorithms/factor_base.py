@@ -18,11 +18,12 @@ every such model needs, once (as ``implicit``'s ``matrix_factorization_base`` do
   predicted ratings (clipping would tie the best items at the top of the scale). New
   positive events are folded in as pseudo-ratings (see the class).
 
-Top-n through a candidate index: the serving layer may attach a :class:`CandidateIndex`
-(approximate maximum-inner-product search, e.g. faiss, built over ``retrieval_vectors()``)
-with ``attach_candidates``. ``recommend`` then asks it for ``n + excluded`` candidates
-(over-fetched), scores those exactly and filters; rows with a huge exclusion set, or where
-too few candidates survive, take the exact BLAS path. Without an index nothing changes.
+Top-n through a candidate index (algorithms/candidate_search.py): the serving layer may
+attach a :class:`CandidateIndex` (approximate maximum-inner-product search, e.g. faiss,
+built over ``retrieval_vectors()``) with ``attach_candidates``. ``recommend`` then asks it
+for ``n + excluded`` candidates (over-fetched), scores those exactly and filters; rows with
+a huge exclusion set, or where too few candidates survive, take the exact BLAS path.
+Without an index nothing changes.
 
 Module functions: :func:`row_grams` (per-row weighted Gram matrices of a sparse matrix over
 a factor table, the building block of every closed-form solve here) and
@@ -32,33 +33,25 @@ a factor table, the building block of every closed-form solve here) and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from recserve.algorithms.base import C, Recommender, csr_restore, csr_state, top_n
+from recserve.algorithms.candidate_search import (
+    CANDIDATE_MAX_EXCLUDED,
+    CANDIDATE_OVERFETCH,
+    CandidateIndex,
+    best_candidates,
+    excluded_rows,
+)
 from recserve.algorithms.memo import BytesMemo, request_key
 from recserve.data import Dataset
 from recserve.data.dataset import POSITIVE
 
 # rows of a batched solve at once: bounds the (rows, k, k) Gram stack and the outer products
 SOLVE_BATCH = 512
-# candidate retrieval: fetch at least this many times n, and take the exact path for a user
-# who excludes more items than this (over-fetching past them would cost more than BLAS)
-CANDIDATE_OVERFETCH = 4
-CANDIDATE_MAX_EXCLUDED = 5000
-
-
-class CandidateIndex(Protocol):
-    """Approximate top-k by inner product over a model's ``retrieval_vectors()`` rows.
-
-    Built and attached by the serving layer (algorithms never depend on faiss's lifetime).
-    """
-
-    def search(self, queries: np.ndarray, k: int) -> np.ndarray:
-        """Per query row up to ``k`` item indices, best first, padded with -1."""
-        ...
 
 
 class NumericalError(ArithmeticError):
@@ -140,52 +133,6 @@ def implicit_fold_in(
         b = np.asarray(block @ y)
         out[start : start + len(b)] = np.linalg.solve(a, b[..., None])[..., 0]
     return out.astype(np.float32)
-
-
-def _excluded_rows(exclude: sp.csr_matrix | None, n_rows: int) -> list[np.ndarray]:
-    """Per row the sorted, unique item indices marked (non-zero) in ``exclude``."""
-    if exclude is None:
-        return [np.empty(0, dtype=np.int64)] * n_rows
-    if not sp.isspmatrix_csr(exclude):
-        exclude = sp.csr_matrix(exclude)
-    indptr, indices, data = exclude.indptr, exclude.indices, exclude.data
-    out = []
-    for r in range(n_rows):  # straight from the CSR arrays: per request this is one row
-        part = slice(indptr[r], indptr[r + 1])
-        out.append(np.unique(indices[part][data[part] != 0]).astype(np.int64))
-    return out
-
-
-def _sorted_contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Per query whether it is in ``sorted_values`` (one binary search each: cheaper than
-    ``np.isin``'s sort for the few dozen candidates of a request)."""
-    if not len(sorted_values):
-        return np.zeros(len(queries), dtype=bool)
-    at = np.searchsorted(sorted_values, queries).clip(max=len(sorted_values) - 1)
-    return sorted_values[at] == queries
-
-
-def best_candidates(
-    candidates: np.ndarray,
-    vectors: np.ndarray,
-    query: np.ndarray,
-    n: int,
-    excluded: np.ndarray,
-    allowed: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``n`` best of an index's candidate rows by exact inner product with ``query``:
-    padding (-1), rows in the sorted ``excluded`` and rows not ``allowed`` left out; fewer
-    than ``n`` when fewer are left. Serving's re-scoring, shared with the index calibration
-    (serving/retrieval.py) so both measure the same thing."""
-    keep = candidates >= 0
-    if allowed is not None:
-        keep &= allowed[candidates]  # -1 reads the last row: masked by the first test
-    if len(excluded):
-        keep &= ~_sorted_contains(excluded, candidates)
-    found = candidates[keep]
-    scores = vectors[found] @ query
-    best = np.argsort(-scores, kind="stable")[:n]
-    return found[best], scores[best]
 
 
 def _normalised(table: np.ndarray) -> np.ndarray:
@@ -335,7 +282,7 @@ class FactorModel(Recommender[C]):
         if len(users) == 1:  # one request: serving's hot path
             one = self._indexed_one(index, users, history, n, exclude)
             return one if one is not None else super().recommend(users, history, n, exclude)
-        excluded = _excluded_rows(exclude, len(users))
+        excluded = excluded_rows(exclude, len(users))
         ids = np.full((len(users), n), -1, dtype=np.int64)
         top = np.full((len(users), n), -np.inf, dtype=np.float32)
         signal = self.has_signal(users, history)
@@ -377,7 +324,7 @@ class FactorModel(Recommender[C]):
         folded = self.uses_history and history.indptr[1] > 0
         if not (folded or (user >= 0 and self.user_support[user])):  # has_signal, one row
             return np.full((1, n), -1, dtype=np.int64), np.full((1, n), -np.inf, np.float32)
-        excluded = _excluded_rows(exclude, 1)[0]
+        excluded = excluded_rows(exclude, 1)[0]
         if len(excluded) > CANDIDATE_MAX_EXCLUDED:
             return None
         queries, offsets = self._retrieval_queries(users, history)

@@ -35,7 +35,8 @@ import faiss
 import numpy as np
 import scipy.sparse as sp
 
-from recserve.algorithms.factor_base import CANDIDATE_OVERFETCH, FactorModel, best_candidates
+from recserve.algorithms.candidate_search import CANDIDATE_OVERFETCH, IndexedTopN, best_candidates
+from recserve.algorithms.factor_base import FactorModel
 
 log = logging.getLogger(__name__)
 
@@ -175,13 +176,15 @@ def _built(what: str, vectors: np.ndarray, servable: np.ndarray, queries: np.nda
 
 
 def attach_retrieval(model: object, min_items: int = ANN_MIN_ITEMS) -> bool:
-    """Give a factor model with at least ``min_items`` items an ANN candidate index for
-    top-n, unless it has one.
+    """Give a factor or sequential model with at least ``min_items`` items an ANN candidate
+    index for top-n, unless it has one.
 
     The engine calls it for the champions of scenarios answered by the model's own top-n.
     Returns whether an index is attached. Other families, and smaller catalogues, keep
     exact top-n.
     """
+    if isinstance(model, IndexedTopN):
+        return _attach_sequential(model, min_items)
     factor = _scaled(model, min_items)
     if factor is None:
         return False
@@ -190,6 +193,19 @@ def attach_retrieval(model: object, min_items: int = ANN_MIN_ITEMS) -> bool:
     vectors = factor.retrieval_vectors()
     queries = calibration_queries(factor)
     factor.attach_candidates(_built("top-n", vectors, factor.servable_items, queries))
+    return True
+
+
+def _attach_sequential(model: IndexedTopN, min_items: int) -> bool:
+    """A sequential model's index: its item embeddings, ``nprobe`` calibrated on the last
+    hidden states of a sample of its trained users (serving's queries)."""
+    if model.candidate_index is not None:
+        return True
+    vectors = model.retrieval_vectors()
+    if len(vectors) < min_items:
+        return False
+    queries = model.calibration_queries(CALIBRATION_QUERIES)
+    model.attach_candidates(_built("top-n", vectors, np.ones(len(vectors), bool), queries))
     return True
 
 

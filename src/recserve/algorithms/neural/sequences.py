@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from recserve.algorithms.base import C, top_n
+from recserve.algorithms.candidate_search import IndexedTopN
 from recserve.algorithms.memo import MemoisedTopN
 from recserve.algorithms.neural.torch_base import TorchRecommender
 from recserve.algorithms.neural.trainer import NeuralConfig, Trainer, seed_everything
@@ -251,7 +252,7 @@ class SequentialConfig(NeuralConfig):
     )
 
 
-class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
+class SequentialRecommender(MemoisedTopN, IndexedTopN, TorchRecommender[C]):
     """Next-item models over each user's positive items in time order.
 
     The module maps a token matrix (``batch x length``, padded on ``padding_side``) to one
@@ -259,6 +260,8 @@ class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
     embedding (``module.items``, tied input and output). Serving reads the last state, from
     the request's ``sequences`` when given, else the sequence the model saw in training (or,
     for a user the model never saw, the items of the request ``history`` in index order).
+    That state is the query of a candidate index over the item embeddings when serving
+    attaches one (``IndexedTopN``, above ``ann_min_items``); a user's list is memoised.
     """
 
     uses_sequence = True
@@ -412,6 +415,28 @@ class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
         last = (tokens != PAD).sum(dim=1) - 1
         return hidden[torch.arange(len(tokens), device=tokens.device), last]
 
+    def _state_chunks(
+        self,
+        module: Any,
+        rows: Sequence[np.ndarray],
+        times: Sequence[np.ndarray | None] | None,
+    ) -> Iterator[tuple[int, Any]]:
+        """(first row, last hidden states) per chunk of ``SCORE_CHUNK`` non-empty sequences,
+        on the module's device; the caller holds ``torch.inference_mode``."""
+        import torch
+
+        device = module.items.weight.device
+        for start in range(0, len(rows), SCORE_CHUNK):
+            chunk = rows[start : start + SCORE_CHUNK]
+            tokens = torch.from_numpy(pad(chunk, self.padding_side)).to(device)
+            chunk_times = None
+            if self.uses_times and times is not None:
+                chunk_times = pad_times(
+                    times[start : start + SCORE_CHUNK], tokens.shape[1], self.padding_side
+                )
+                chunk_times = None if chunk_times is None else chunk_times.to(device)
+            yield start, self._last_states(module, tokens, chunk_times)
+
     def _scores_of(
         self,
         module: Any,
@@ -425,17 +450,8 @@ class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
         out = np.zeros((len(rows), self.n_items), dtype=np.float32)
         weights = module.items.weight[1:]
         with torch.inference_mode():
-            for start in range(0, len(rows), SCORE_CHUNK):
-                chunk = rows[start : start + SCORE_CHUNK]
-                tokens = torch.from_numpy(pad(chunk, self.padding_side)).to(weights.device)
-                chunk_times = None
-                if self.uses_times and times is not None:
-                    chunk_times = pad_times(
-                        times[start : start + SCORE_CHUNK], tokens.shape[1], self.padding_side
-                    )
-                    chunk_times = None if chunk_times is None else chunk_times.to(weights.device)
-                states = self._last_states(module, tokens, chunk_times)
-                out[start : start + len(chunk)] = (states @ weights.T).float().cpu().numpy()
+            for start, states in self._state_chunks(module, rows, times):
+                out[start : start + len(states)] = (states @ weights.T).float().cpu().numpy()
         return out
 
     def _inputs(
@@ -497,6 +513,56 @@ class SequentialRecommender(MemoisedTopN, TorchRecommender[C]):
                 self.module, [rows[r] for r in with_signal], [times[r] for r in with_signal]
             )
         return scores
+
+    # -- retrieval (algorithms/candidate_search.py) -----------------------------------------
+
+    def retrieval_vectors(self) -> np.ndarray:
+        """The item embeddings scores are inner products with, as float32 (kept)."""
+        table = self.__dict__.get("_retrieval_table")
+        if table is None:
+            weights = self.module.items.weight[1:].detach().float().cpu().numpy()
+            table = self.__dict__.setdefault("_retrieval_table", np.ascontiguousarray(weights))
+        return table
+
+    def retrieval_query(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix | None,
+        sequences: Sequence[np.ndarray] | None,
+    ) -> np.ndarray | None:
+        """One request's last hidden state; None when it has no sequence to go on."""
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64)
+        rows, times = self._inputs_with_times(users, self._history(users, history), sequences)
+        if not len(rows[0]):
+            return None
+        return self._states_of(rows, times)[0]
+
+    def calibration_queries(self, size: int) -> np.ndarray:
+        """Last hidden states of up to ``size`` trained users (a fixed sample), as serving
+        computes them: the queries a candidate index's ``nprobe`` is calibrated on."""
+        assert self.trained is not None
+        users = np.flatnonzero(np.diff(self.trained.indptr) > 0)
+        if len(users) > size:
+            users = np.sort(np.random.default_rng(0).choice(users, size, replace=False))
+        empty = sp.csr_matrix((len(users), self.n_items), dtype=np.float32)
+        rows, times = self._inputs_with_times(users.astype(np.int64), empty, None)
+        return self._states_of(rows, times)
+
+    def _states_of(
+        self, rows: Sequence[np.ndarray], times: Sequence[np.ndarray | None]
+    ) -> np.ndarray:
+        """The last hidden state after each non-empty sequence of ``rows``, as float32."""
+        import torch
+
+        if self.module.training:
+            self.module.eval()
+        dim = self.retrieval_vectors().shape[1]
+        out = np.empty((len(rows), dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start, states in self._state_chunks(self.module, rows, times):
+                out[start : start + len(states)] = states.float().cpu().numpy()
+        return out
 
     def similar_items(self, items: np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarity of the learned item embeddings."""
