@@ -1,0 +1,107 @@
+"""The shapes the LLM must answer in: a JSON schema sent as ``response_format`` (so servers
+with constrained decoding can only produce it) and a strict pydantic model that checks the
+answer again (so a server without it cannot slip anything else through)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SUMMARY_MAX = 400  # characters of a summary or an explanation
+TAG_MAX = 40
+THEME_MAX = 60
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Ranking(Strict):
+    ranking: list[str] = Field(max_length=100)
+
+
+class Reason(Strict):
+    item_id: str
+    why: str = Field(max_length=SUMMARY_MAX)
+
+
+class ListExplanation(Strict):
+    summary: str = Field(max_length=SUMMARY_MAX)
+    reasons: list[Reason] = Field(max_length=100)
+
+
+class Themes(Strict):
+    themes: list[str] = Field(min_length=1, max_length=3)
+
+
+class Enrichment(Strict):
+    summary: str = Field(min_length=1, max_length=SUMMARY_MAX)
+    tags: list[str] = Field(max_length=8)
+
+
+@dataclass(frozen=True)
+class AnswerSpec:
+    """What one kind of call expects back: its schema, its checker and a token cap."""
+
+    name: str
+    schema: dict[str, Any]
+    model: type[Strict]
+    max_tokens: int
+
+
+def _strings(max_length: int, max_items: int, min_items: int = 0) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1, "maxLength": max_length},
+        "minItems": min_items,
+        "maxItems": max_items,
+    }
+
+
+def _object(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def ranking_spec(candidate_ids: Sequence[str]) -> AnswerSpec:
+    """An ordered list of candidate ids; the schema names the candidates as an enum."""
+    ids = list(candidate_ids)
+    array = {"type": "array", "items": {"type": "string", "enum": ids}, "maxItems": len(ids)}
+    return AnswerSpec("ranking", _object({"ranking": array}), Ranking, 24 + 16 * len(ids))
+
+
+def explanation_spec(item_ids: Sequence[str]) -> AnswerSpec:
+    reason = _object(
+        {
+            "item_id": {"type": "string", "enum": list(item_ids)},
+            "why": {"type": "string", "maxLength": 160},
+        }
+    )
+    schema = _object(
+        {
+            "summary": {"type": "string", "maxLength": 240},
+            "reasons": {"type": "array", "items": reason, "maxItems": len(item_ids)},
+        }
+    )
+    return AnswerSpec("explanation", schema, ListExplanation, 96 + 64 * len(item_ids))
+
+
+THEMES = AnswerSpec("themes", _object({"themes": _strings(THEME_MAX, 3, 1)}), Themes, 96)
+ENRICHMENT = AnswerSpec(
+    "enrichment",
+    _object(
+        {
+            "summary": {"type": "string", "minLength": 1, "maxLength": 240},
+            "tags": _strings(TAG_MAX, 8),
+        }
+    ),
+    Enrichment,
+    256,
+)

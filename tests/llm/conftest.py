@@ -1,0 +1,28 @@
+"""Session-wide LLM servers, each a real process: fake ones in several modes (always run)
+and llama-cpp-python's server over a tiny model written by the test (``llama``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.llm.servers import FakeLlm, fake_llm
+
+
+@pytest.fixture(scope="session")
+def good_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLlm]:
+    with fake_llm(tmp_path_factory.mktemp("llm-good")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def slow_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLlm]:
+    with fake_llm(tmp_path_factory.mktemp("llm-slow"), "slow", delay=3.0) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def garbage_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLlm]:
+    with fake_llm(tmp_path_factory.mktemp("llm-garbage"), "garbage") as server:
+        yield server
