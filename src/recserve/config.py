@@ -241,6 +241,11 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = Field(
         default=SecretStr(""), description="Bearer token of the LLM API; never shown or logged."
     )
+    llm_response_format: Literal["json_schema", "json_object"] = Field(
+        default="json_schema",
+        description="How the answer's JSON schema is asked for: json_schema (OpenAI, vLLM, "
+        "llama.cpp's llama-server) or json_object with a schema (llama-cpp-python).",
+    )
     llm_timeout_seconds: float = Field(
         default=5.0, gt=0, le=300, description="Deadline of one LLM call, queueing included."
     )

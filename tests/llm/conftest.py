@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.llm.servers import FakeLlm, fake_llm
+from tests.llm.servers import FakeLlm, fake_llm, llama_missing, llama_server
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +26,14 @@ def slow_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLlm]:
 def garbage_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLlm]:
     with fake_llm(tmp_path_factory.mktemp("llm-garbage"), "garbage") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def llama_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-protocol server over a tiny random model the test writes;
+    skipped with the reason when llama_cpp or gguf cannot be imported."""
+    missing = llama_missing()
+    if missing is not None:
+        pytest.skip(missing)
+    with llama_server(tmp_path_factory.mktemp("llama")) as url:
+        yield url

@@ -76,3 +76,43 @@ def fake_llm(folder: Path, mode: str = "good", delay: float = 0.0) -> Iterator[F
 def closed_port_url() -> str:
     """A URL where nothing listens (an LLM server that is down)."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+def llama_missing() -> str | None:
+    """Why llama-cpp-python's server cannot run here, or None when it can."""
+    import importlib.util
+
+    for module, package in (("llama_cpp", "llama-cpp-python[server]"), ("gguf", "gguf")):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (make test installs {package}, best-effort)"
+    for module in ("uvicorn", "sse_starlette", "starlette_context"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is missing: install llama-cpp-python[server]"
+    return None
+
+
+@contextlib.contextmanager
+def llama_server(folder: Path) -> Iterator[str]:
+    """``python -m llama_cpp.server`` over the tiny random model; yields its base URL."""
+    from tests.llm.tiny_model import write_tiny_model
+
+    model = write_tiny_model(folder / "tiny-llama.gguf")
+    port = free_port()
+    log = (folder / "llama-server.log").open("w")
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
+    command += ["--chat_format", "chatml", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--n_ctx", "4096", "--n_threads", "1", "--verbose", "False"]
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        try:
+            wait_for_port(port, proc, 120, "llama-cpp-python's server")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n{(folder / 'llama-server.log').read_text()}") from exc
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

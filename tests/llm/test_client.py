@@ -98,3 +98,13 @@ def test_parsing_is_strict() -> None:
         with pytest.raises(LlmFailure) as failure:
             parse_answer(bad, Ranking)
         assert failure.value.reason == "invalid"
+
+
+def test_the_json_object_form_carries_the_schema(good_llm: FakeLlm) -> None:
+    client = LlmClient(good_llm.url, response_format="json_object", cache_entries=0)
+    before = len(good_llm.requests())
+    assert client.complete("themes", MESSAGES, THEMES).answer.themes
+    assert good_llm.requests()[before]["response_format"] == {
+        "type": "json_object",
+        "schema": THEMES.schema,
+    }

@@ -42,6 +42,8 @@ from recserve.api.routes import models as models_routes
 from recserve.batch.jobs import BatchRunner
 from recserve.config import Settings
 from recserve.dashboard import mount as mount_dashboard
+from recserve.llm.client import LlmClient
+from recserve.llm.stage import LlmStage
 from recserve.observability import configure_logging
 from recserve.replication import Replication
 from recserve.serving import ServingEngine
@@ -133,6 +135,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         refresh_seconds=settings.search_refresh_seconds,
     )
     app.state.search = CatalogueSearch(store, semantic, engine)  # encodes on first use
+    llm_client = None
+    if settings.llm_enabled:  # the optional LLM stage (docs/language.md)
+        llm_client = LlmClient.from_settings(settings)
+        app.state.llm = LlmStage.from_settings(settings, llm_client)
     replication.attach(engine)  # with redis_url: shared counters, champion notifications
     poller = None
     if settings.model_poll_seconds > 0:
@@ -151,6 +157,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             poller.stop()
         await replication.close()
         engine.experiments.close()  # write the served lists still queued
+        if llm_client is not None:
+            llm_client.close()
         store.close()
 
 
@@ -193,6 +201,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.api_keys = key_table(settings.api_keys)
     app.state.replication = Replication(settings)
+    app.state.llm = None  # the LLM stage, set by the lifespan when llm_url is set
     install_error_handlers(app)
     # The last added is the outermost: request ids are set before the body is checked.
     if settings.fast_lane:  # innermost: every middleware below applies to it too

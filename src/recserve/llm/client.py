@@ -70,6 +70,7 @@ class LlmObserver(Protocol):
     def called(self, task: str, outcome: str, seconds: float) -> None: ...
     def spent(self, task: str, prompt_tokens: int, completion_tokens: int) -> None: ...
     def cache_lookup(self, task: str, hit: bool) -> None: ...
+    def fell_back(self, task: str, reason: str) -> None: ...
 
 
 class _Quiet:
@@ -80,6 +81,9 @@ class _Quiet:
         pass
 
     def cache_lookup(self, task: str, hit: bool) -> None:
+        pass
+
+    def fell_back(self, task: str, reason: str) -> None:
         pass
 
 
@@ -107,6 +111,7 @@ class LlmClient:
         *,
         api_key: SecretStr | None = None,
         timeout: float = 5.0,
+        response_format: str = "json_schema",
         max_concurrency: int = 4,
         token_budget: int = 0,
         cache_entries: int = 4096,
@@ -116,6 +121,7 @@ class LlmClient:
         self.url = chat_url(url)
         self.model = model
         self.timeout = timeout
+        self.response_format = response_format
         self.budget = TokenBudget(token_budget)
         self.cache = AnswerCache(cache_entries, cache_ttl)
         self.observer: LlmObserver = observer or _Quiet()
@@ -136,6 +142,7 @@ class LlmClient:
             settings.llm_model,
             api_key=settings.llm_api_key,
             timeout=settings.llm_timeout_seconds,
+            response_format=settings.llm_response_format,
             max_concurrency=settings.llm_max_concurrency,
             token_budget=settings.llm_token_budget,
             cache_entries=settings.llm_cache_entries,
@@ -196,10 +203,7 @@ class LlmClient:
             "messages": list(map(dict, messages)),
             "temperature": 0,
             "max_tokens": spec.max_tokens,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": spec.name, "schema": spec.schema, "strict": True},
-            },
+            "response_format": self._format(spec),
         }
         if self.model:
             payload["model"] = self.model
@@ -216,6 +220,16 @@ class LlmClient:
             return response.json()
         except ValueError as exc:
             raise LlmFailure(INVALID, "the LLM API's response is not JSON") from exc
+
+    def _format(self, spec: AnswerSpec) -> dict[str, Any]:
+        """OpenAI's ``json_schema`` form, or the ``json_object`` + ``schema`` form of
+        llama-cpp-python's server (``llm_response_format``)."""
+        if self.response_format == "json_object":
+            return {"type": "json_object", "schema": spec.schema}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": spec.name, "schema": spec.schema, "strict": True},
+        }
 
     @staticmethod
     def _read(body: Any, messages: Messages) -> tuple[str, int, int]:
