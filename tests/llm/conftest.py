@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.llm.bookshop import bookshop
 from tests.llm.servers import FakeLlm, fake_llm, llama_missing, llama_server
 
 
@@ -26,6 +27,14 @@ def slow_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLlm]:
 def garbage_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLlm]:
     with fake_llm(tmp_path_factory.mktemp("llm-garbage"), "garbage") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def with_llm(tmp_path_factory: pytest.TempPathFactory, good_llm: FakeLlm) -> Iterator[str]:
+    """A recserve server with the bookshop, its LLM stage on the good fake server."""
+    env = {"RECSERVE_LLM_URL": good_llm.url, "RECSERVE_LLM_MODEL": "tiny"}
+    with bookshop(tmp_path_factory.mktemp("with-llm"), **env) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ plain behaviour without ``llm_url``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,6 @@ def ids(body: dict[str, Any]) -> list[str]:
 
 def get(base: str, path: str, **params: Any) -> httpx.Response:
     return httpx.get(base + path, params=params, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def with_llm(tmp_path_factory: pytest.TempPathFactory, good_llm: FakeLlm) -> Iterator[str]:
-    env = {"RECSERVE_LLM_URL": good_llm.url, "RECSERVE_LLM_MODEL": "tiny"}
-    with bookshop(tmp_path_factory.mktemp("rerank"), **env) as base:
-        yield base
 
 
 def test_merge_drops_strangers_and_keeps_the_rest_in_order() -> None:
