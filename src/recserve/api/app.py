@@ -45,6 +45,7 @@ from recserve.dashboard import mount as mount_dashboard
 from recserve.llm.client import LlmClient
 from recserve.llm.stage import LlmStage
 from recserve.observability import configure_logging
+from recserve.observability.llm_metrics import LlmMetrics
 from recserve.replication import Replication
 from recserve.serving import ServingEngine
 from recserve.serving.history import HistoryCache, replica_ttl
@@ -137,7 +138,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.search = CatalogueSearch(store, semantic, engine)  # encodes on first use
     llm_client = None
     if settings.llm_enabled:  # the optional LLM stage (docs/language.md)
-        llm_client = LlmClient.from_settings(settings)
+        llm_client = LlmClient.from_settings(settings, app.state.llm_metrics)
         app.state.llm = LlmStage.from_settings(settings, llm_client)
     replication.attach(engine)  # with redis_url: shared counters, champion notifications
     poller = None
@@ -209,6 +210,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_request_bytes)
     add_access_middleware(app, settings)  # keys and rate limits first, then CORS around them
     app.add_middleware(MetricsMiddleware, metrics=app_metrics(app))  # counts the 413s too
+    if settings.llm_enabled:  # the LLM client's observer, in the app's registry
+        app.state.llm_metrics = LlmMetrics(app.state.metrics.registry)
     app.add_middleware(RequestIdMiddleware)
 
     # Each resource router is included into the app itself under /v1 (not through an
