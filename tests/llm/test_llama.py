@@ -52,3 +52,10 @@ def test_explain_and_themes_parse(shop: str) -> None:
     assert isinstance(body["llm"]["summary"], str)
     assert 1 <= len(body["llm"]["themes"]) <= 3
     assert {r["item_id"] for r in body["llm"]["reasons"]} <= set(ids(body))
+
+
+def test_enrichment_parses(shop: str) -> None:
+    body = httpx.post(f"{shop}/v1/items/enrich", json={"item_ids": ["b27"]}, timeout=300).json()
+    assert body["items"][0]["status"] == "enriched", body
+    stored = httpx.get(f"{shop}/v1/items/b27", timeout=30).json()
+    assert stored["text"] and stored["title"] == "Book 27 of mystery"

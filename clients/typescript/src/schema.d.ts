@@ -4,6 +4,30 @@
  */
 
 export interface paths {
+    "/v1/items/enrich": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Write a summary and tags for items without text (LLM)
+         * @description Items without text (the first ``limit`` by id, or the listed ones) get the LLM's
+         *     summary as ``text`` and its tags as ``tags`` when they have none, through the ordinary
+         *     item update: search and content models use them. An item with text is skipped, so a
+         *     second call changes nothing. Each item's call has the LLM deadline; an item whose call
+         *     fails is reported ``failed`` with the reason and left as it was.
+         */
+        post: operations["enrich_v1_items_enrich_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/items": {
         parameters: {
             query?: never;
@@ -903,6 +927,53 @@ export interface components {
             /** Conversion P Value */
             conversion_p_value: number | null;
         };
+        /** EnrichRequest */
+        EnrichRequest: {
+            /**
+             * Item Ids
+             * @description These items; default: items without text
+             */
+            item_ids?: string[] | null;
+            /**
+             * Limit
+             * @description At most this many items
+             * @default 100
+             */
+            limit?: number;
+        };
+        /** EnrichResponse */
+        EnrichResponse: {
+            /** Enriched */
+            enriched: number;
+            /** Skipped */
+            skipped: number;
+            /** Failed */
+            failed: number;
+            /** Items */
+            items: components["schemas"]["EnrichedItem"][];
+            /** Tokens */
+            tokens: number;
+        };
+        /** EnrichedItem */
+        EnrichedItem: {
+            /** Item Id */
+            item_id: string;
+            /**
+             * Status
+             * @description enriched; skipped (it has text); failed (see fallback); not_found
+             */
+            status: string;
+            /**
+             * Fields
+             * @description What was filled in
+             */
+            fields?: string[];
+            /**
+             * Fallback
+             * @description failed: Why the LLM's answer was not used (the list is then the one without it): timeout, busy, budget, unavailable, http_error, invalid
+             */
+            fallback?: string | null;
+        };
         /** ErrorBody */
         ErrorBody: {
             /**
@@ -1801,6 +1872,102 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    enrich_v1_items_enrich_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnrichRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrichResponse"];
+                };
+            };
+            /** @description Malformed request (invalid JSON, bad cursor) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The API key lacks the needed scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body or batch too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the API key's rate limit (code rate_limited); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unreachable (database_unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_items_v1_items_get: {
         parameters: {
             query?: {

@@ -26,6 +26,7 @@ from recserve.api.middleware import (
     RequestIdMiddleware,
 )
 from recserve.api.routes import batch as batch_routes
+from recserve.api.routes import enrich as enrich_routes
 from recserve.api.routes import experiments as experiments_routes
 from recserve.api.routes import (
     feedback,
@@ -218,6 +219,7 @@ def create_app(settings: Settings) -> FastAPI:
     # intermediate /v1 router): FastAPI matches included routers lazily, level by level, and
     # a second level cost ~0.2 ms of route matching per request.
     for module in (
+        enrich_routes,  # before items: POST /v1/items/enrich
         items,
         users,
         feedback,

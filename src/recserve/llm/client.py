@@ -125,6 +125,7 @@ class LlmClient:
         self.budget = TokenBudget(token_budget)
         self.cache = AnswerCache(cache_entries, cache_ttl)
         self.observer: LlmObserver = observer or _Quiet()
+        self.max_concurrency = max_concurrency
         self._slots = threading.BoundedSemaphore(max_concurrency)
         headers = {"content-type": "application/json"}
         if api_key is not None and api_key.get_secret_value():

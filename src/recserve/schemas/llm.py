@@ -59,7 +59,9 @@ class EnrichRequest(BaseModel):
 
 class EnrichedItem(BaseModel):
     item_id: str
-    status: str = Field(description="enriched, skipped (has text and tags), failed")
+    status: str = Field(
+        description="enriched; skipped (it has text); failed (see fallback); not_found"
+    )
     fields: list[str] = Field(default_factory=list, description="What was filled in")
     fallback: str | None = Field(default=None, description="failed: " + FALLBACK_DESCRIPTION)
 
