@@ -108,3 +108,23 @@ def test_the_json_object_form_carries_the_schema(good_llm: FakeLlm) -> None:
         "type": "json_object",
         "schema": THEMES.schema,
     }
+
+
+def test_no_free_slot_before_the_deadline_is_busy(good_llm: FakeLlm) -> None:
+    client = LlmClient(good_llm.url, timeout=0.2, max_concurrency=1, cache_entries=0)
+    before = len(good_llm.requests())
+    assert client._slots.acquire()  # the one slot taken, as by a call in flight
+    try:
+        with pytest.raises(LlmFailure) as failure:
+            client.complete("themes", MESSAGES, THEMES)
+    finally:
+        client._slots.release()
+    assert failure.value.reason == "busy"
+    assert len(good_llm.requests()) == before
+    assert client.complete("themes", MESSAGES, THEMES).answer.themes  # free again
+
+
+def test_the_key_is_not_in_failures(tmp_path: Path) -> None:
+    with fake_llm(tmp_path, "error") as server, pytest.raises(LlmFailure) as failure:
+        LlmClient(server.url, api_key=SecretStr("s3cret-key")).complete("themes", MESSAGES, THEMES)
+    assert "s3cret" not in str(failure.value) and "s3cret" not in repr(failure.value)
