@@ -88,10 +88,14 @@ def llm_list_body(
     wide = replace(options, n=stage.depth(options, tasks), offset=0)
     if scenario == "recommended":
         assert user_id is not None
-        result = engine.recommend(user_id, wide.n, wide)
+        result = engine.recommend(user_id, wide.n, wide, log=False)
     else:
-        result = engine.global_ranking(scenario, user_id, wide)
+        result = engine.global_ranking(scenario, user_id, wide, log=False)
     page, info = stage.apply(store, user_id, result, options, tasks)
+    if user_id is not None and page.experiment is not None:
+        # under an A/B experiment, log the page as shown (re-ranked), not the candidates
+        _served, arm = engine.served_for(scenario, user_id)
+        page = engine.served_under(arm, user_id, page, True)
     plain = list_response(page, options, store, user_id=user_id)
     answer = LlmListResponse(**dict(plain), llm=info)
     return answer.model_dump_json().encode()
