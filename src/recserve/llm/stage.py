@@ -4,7 +4,7 @@ name its themes. Each task falls back on its own: a failed call leaves the list 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -101,9 +101,10 @@ class LlmStage:
             self._themes(page.item_ids, rows, info)
         return page, info
 
-    def _call(self, info: LlmInfo, task: str, call: Any) -> LlmReply | None:
+    def _call(self, info: LlmInfo, task: str, call: Callable[[], LlmReply]) -> LlmReply | None:
+        """``call()``'s reply, noted in ``info``; None (and the fallback noted) on failure."""
         try:
-            reply: LlmReply = call()
+            reply = call()
         except LlmFailure as exc:
             self.client.observer.fell_back(task, exc.reason)
             info.tasks.append(LlmTask(task=task, applied=False, fallback=exc.reason))

@@ -17,13 +17,14 @@ class LlmMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.calls = Counter(
             "recserve_llm_calls",
-            "LLM calls sent, by task and outcome (ok, or why no answer was usable).",
+            "LLM calls not answered by the cache, by task and outcome (ok, or why no answer "
+            "was usable; busy and budget are refused before sending).",
             ["task", "outcome"],
             registry=registry,
         )
         self.latency = Histogram(
             "recserve_llm_call_duration_seconds",
-            "Time of one LLM call sent, by task, waiting for a slot included.",
+            "Time of one LLM call, by task, waiting for a slot included.",
             ["task"],
             buckets=LLM_BUCKETS,
             registry=registry,
