@@ -6,6 +6,7 @@ Settings come from ``RECSERVE_*`` environment variables (and ``RECSERVE_CONFIG_F
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -18,6 +19,9 @@ from recserve.config import ConfigError, Settings, load_settings
 from recserve.preflight import PreflightError, check_data_exists, check_port_free
 
 if TYPE_CHECKING:
+    from recserve.data import Dataset
+    from recserve.evaluation.leaderboard import Leaderboard
+    from recserve.evaluation.llm_rerank import LlmRerankComparison
     from recserve.store import Store
 
 
@@ -554,6 +558,19 @@ def _first_user(settings: Settings) -> str:
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="JSON file."
 )
+@click.option(
+    "--llm-rerank",
+    is_flag=True,
+    help="Also score the best model's lists re-ranked by the LLM (llm_url): NDCG, tokens, "
+    "seconds, on --llm-users test users.",
+)
+@click.option(
+    "--llm-users",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Test users whose lists --llm-rerank re-ranks (one LLM call each).",
+)
 @click.option("--demo-users", type=click.IntRange(min=2), hidden=True)
 @click.option("--demo-items", type=click.IntRange(min=36), hidden=True)
 @click.pass_context
@@ -570,6 +587,8 @@ def evaluate(
     sampled: int | None,
     report: Path | None,
     json_path: Path | None,
+    llm_rerank: bool,
+    llm_users: int,
     demo_users: int | None,
     demo_items: int | None,
 ) -> None:
@@ -577,6 +596,7 @@ def evaluate(
 
     Published data sets and the demo are read with the default feedback types, so their
     figures compare across installations; files and the store use the configured ones.
+    With --llm-rerank, the best model's lists are also re-ranked by the LLM (docs/language.md).
     """
     from recserve.data import Dataset
     from recserve.evaluation.leaderboard import (
@@ -606,6 +626,8 @@ def evaluate(
         raise click.BadParameter(str(exc), param_hint="--models") from exc
     if source != "demo" and (demo_users or demo_items):
         raise click.UsageError("--demo-users and --demo-items apply to --dataset demo only")
+    if llm_rerank and not _settings(ctx).llm_enabled:
+        raise click.UsageError("--llm-rerank needs an LLM: set llm_url (RECSERVE_LLM_URL)")
 
     click.echo(f"loading {source} ...", err=True)
     try:
@@ -646,12 +668,48 @@ def evaluate(
     if report is not None:
         write_html(board, report)
         click.echo(f"wrote {report}")
+    document = board.to_json()
+    if llm_rerank and board.best(metric) is not None:
+        comparison = _llm_rerank(_settings(ctx), data, board, split_name, seed, ks[0], llm_users)
+        click.echo("\n" + comparison.to_text())
+        document = json.dumps({**board.to_dict(), "llm_rerank": comparison.to_dict()}, indent=2)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(board.to_json(), encoding="utf-8")
+        json_path.write_text(document, encoding="utf-8")
         click.echo(f"wrote {json_path}")
     if not any(entry.ok for entry in board.entries):
         raise click.ClickException("every model failed (see above)")
+
+
+def _llm_rerank(
+    settings: Settings,
+    data: Dataset,
+    board: Leaderboard,
+    split_name: str,
+    seed: int,
+    k: int,
+    users: int,
+) -> LlmRerankComparison:
+    """The best entry refitted on the same split, its lists beside the LLM's re-ranking."""
+    from recserve.algorithms import create
+    from recserve.evaluation.leaderboard import make_split
+    from recserve.evaluation.llm_rerank import compare_llm_rerank
+    from recserve.llm.client import LlmClient
+
+    best = board.best()
+    assert best is not None  # the caller checked
+    split, _ = make_split(data, split_name, seed)
+    model = create(best.family, **best.final_params)
+    model.fit(split.train)
+    click.echo(f"re-ranking {best.name}'s lists with the LLM ...", err=True)
+    client = LlmClient.from_settings(settings)
+    try:
+        return compare_llm_rerank(
+            model, split, client, name=best.name, users=users, k=k,
+            candidates=settings.llm_rerank_candidates, seed=seed,
+        )  # fmt: skip
+    finally:
+        client.close()
 
 
 def _listed_users(value: str) -> list[str]:

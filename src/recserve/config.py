@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -132,6 +132,9 @@ class ApiKey(BaseModel):
 # on two cores, docs/benchmarks.md); `recserve demo` gives its first search 60 s.
 DEFAULT_TRAIN_BUDGET_SECONDS = 120.0
 
+# The lists the LLM stage may re-rank (``llm_rerank_scenarios``): the user-keyed top-n lists.
+LLM_RERANK_SCENARIOS = ("recommended", "popular", "trending", "latest")
+
 
 class Settings(BaseSettings):
     """Everything the service can be configured with; see docs/configuration.md."""
@@ -228,6 +231,45 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed to call the API from a browser; empty: no CORS headers.",
     )
+    # the optional LLM stage (docs/language.md) ------------------------------------------
+    llm_url: str = Field(
+        default="",
+        description="Base URL of an OpenAI-compatible API (its /v1/chat/completions); "
+        "empty: no LLM stage.",
+    )
+    llm_model: str = Field(default="", max_length=200, description="Model name sent with calls.")
+    llm_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Bearer token of the LLM API; never shown or logged."
+    )
+    llm_response_format: Literal["json_schema", "json_object"] = Field(
+        default="json_schema",
+        description="How the answer's JSON schema is asked for: json_schema (OpenAI, vLLM, "
+        "llama.cpp's llama-server) or json_object with a schema (llama-cpp-python).",
+    )
+    llm_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="Deadline of one LLM call, queueing included."
+    )
+    llm_max_concurrency: int = Field(
+        default=4, ge=1, le=1024, description="LLM calls in flight at once per process."
+    )
+    llm_token_budget: int = Field(
+        default=0,
+        ge=0,
+        description="Tokens (prompt + completion) per clock hour per process; 0: no limit.",
+    )
+    llm_rerank_scenarios: list[str] = Field(
+        default_factory=lambda: ["recommended"],
+        description="Lists re-ranked by the LLM on every request when llm_url is set.",
+    )
+    llm_rerank_candidates: int = Field(
+        default=20, ge=2, le=100, description="How many top candidates the LLM re-orders."
+    )
+    llm_cache_entries: int = Field(
+        default=4096, ge=0, description="LLM answers kept, by prompt; 0: no cache."
+    )
+    llm_cache_ttl_seconds: float = Field(
+        default=3600.0, gt=0, description="How long a cached LLM answer is used."
+    )
     # Spark training engine (docs/spark.md) ----------------------------------------------
     spark_master: str = Field(
         default="local[*]",
@@ -272,6 +314,24 @@ class Settings(BaseSettings):
             raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
         return value
 
+    @field_validator("llm_url")
+    @classmethod
+    def _http_llm(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("llm_url must be an http:// or https:// URL, or empty")
+        return value
+
+    @field_validator("llm_rerank_scenarios")
+    @classmethod
+    def _rerankable(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(LLM_RERANK_SCENARIOS))
+        if unknown:
+            raise ValueError(
+                f"llm_rerank_scenarios: unknown {unknown}; known: {', '.join(LLM_RERANK_SCENARIOS)}"
+            )
+        return list(dict.fromkeys(value))
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:
@@ -289,6 +349,10 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_url)
 
     @property
     def auth_enabled(self) -> bool:

@@ -275,6 +275,21 @@ def test_search_and_recommendations_about_a_query(make: Callable[..., Any]) -> N
     assert empty.value.code == "invalid_query"
 
 
+def test_llm_tasks_without_an_llm(make: Callable[..., Any]) -> None:
+    """This server has no llm_url: asking for an LLM task or enrichment is a clear 400
+    (the LLM stage itself: tests/llm/test_python_client.py)."""
+    api = make(world.ADMIN_KEY)
+    assert api.recommend("u00", llm="off", n=2).llm is None
+    for call in (
+        lambda: api.recommend("u00", llm=["rerank", "explain"]),
+        lambda: api.popular(llm="themes"),
+        lambda: api.enrich_items(),
+    ):
+        with pytest.raises(ValidationFailed) as refused:
+            call()
+        assert refused.value.code == "llm_not_configured"
+
+
 def test_item_lists(make: Callable[..., Any]) -> None:
     api = make(world.READ_KEY)
     similar = api.similar_items("i00", n=3)

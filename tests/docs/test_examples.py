@@ -13,6 +13,7 @@ import pytest
 from recserve.importers.datasets import datasets_dir
 from tests.docs.runner import GuideRun, parse_blocks
 from tests.live import free_port, live_server, run_cli
+from tests.llm.servers import fake_llm, llama_missing, llama_server
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLES = DOCS / "examples"
@@ -101,3 +102,39 @@ def test_movies_example(tmp_path: Path) -> None:
 
 def test_search_example(tmp_path: Path) -> None:
     run_guide("search.md", tmp_path)
+
+
+def run_language_guide(tmp_path: Path, llm_url: str) -> None:
+    """docs/language.md against the OpenAI-protocol server at ``llm_url``."""
+    work = tmp_path / "work"
+    work.mkdir()
+    port = free_port()
+    run = GuideRun(
+        DOCS / "language.md",
+        work,
+        {"PORT": str(port), "API_URL": f"http://127.0.0.1:{port}", "RECSERVE_LLM_URL": llm_url},
+    )
+    try:
+        run.run()
+    finally:
+        run.stop_servers()
+
+
+def test_language_guide(tmp_path: Path) -> None:
+    """The LLM stage's guide against the fake OpenAI-protocol server (tests/llm/fake_llm.py),
+    a process of its own; always runs."""
+    folder = tmp_path / "llm"
+    folder.mkdir()
+    with fake_llm(folder) as server:
+        run_language_guide(tmp_path, server.url)
+
+
+def test_language_guide_on_llama(tmp_path: Path) -> None:
+    """The same guide against llama-cpp-python's server over a tiny random model."""
+    missing = llama_missing()
+    if missing is not None:
+        pytest.skip(missing)
+    folder = tmp_path / "llama"
+    folder.mkdir()
+    with llama_server(folder) as url:
+        run_language_guide(tmp_path, url)

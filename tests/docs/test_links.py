@@ -6,7 +6,12 @@ import re
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-GUIDES = [DOCS / "quickstart.md", DOCS / "api-guide.md", *sorted((DOCS / "examples").glob("*.md"))]
+GUIDES = [
+    DOCS / "quickstart.md",
+    DOCS / "api-guide.md",
+    DOCS / "language.md",
+    *sorted((DOCS / "examples").glob("*.md")),
+]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 

@@ -4,6 +4,30 @@
  */
 
 export interface paths {
+    "/v1/items/enrich": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Write a summary and tags for items without text (LLM)
+         * @description Items without text (the first ``limit`` by id, or the listed ones) get the LLM's
+         *     summary as ``text`` and its tags as ``tags`` when they have none, through the ordinary
+         *     item update: search and content models use them. An item with text is skipped, so a
+         *     second call changes nothing. Each item's call has the LLM deadline; an item whose call
+         *     fails is reported ``failed`` with the reason and left as it was.
+         */
+        post: operations["enrich_v1_items_enrich_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/items": {
         parameters: {
             query?: never;
@@ -231,7 +255,8 @@ export interface paths {
          * @description Leaves out items the user gave positive or negative feedback on, and hidden items.
          *     A user the model cannot personalise for (unknown, no history) gets popular items, as
          *     does every user before the first training. With ``query``: the items most relevant to
-         *     the text (as ``/v1/search``), in the order of this user's taste.
+         *     the text (as ``/v1/search``), in the order of this user's taste. With ``llm``, or when
+         *     ``llm_rerank_scenarios`` has ``recommended``: through the LLM stage (docs/language.md).
          */
         get: operations["recommend_v1_users__user_id__recommendations_get"];
         put?: never;
@@ -275,7 +300,8 @@ export interface paths {
          * Popular items
          * @description With ``user_id``, leaves out what that user has already given feedback on. Counts
          *     positive feedback posted since the last training; before the first training, ranks by
-         *     the positive feedback in the store (``model: live_counts/untrained``).
+         *     the positive feedback in the store (``model: live_counts/untrained``). ``llm`` as on
+         *     user recommendations (re-ranking by default only with ``user_id``).
          */
         get: operations["popular_v1_popular_get"];
         put?: never;
@@ -901,6 +927,53 @@ export interface components {
             /** Conversion P Value */
             conversion_p_value: number | null;
         };
+        /** EnrichRequest */
+        EnrichRequest: {
+            /**
+             * Item Ids
+             * @description These items; default: items without text
+             */
+            item_ids?: string[] | null;
+            /**
+             * Limit
+             * @description At most this many items
+             * @default 100
+             */
+            limit?: number;
+        };
+        /** EnrichResponse */
+        EnrichResponse: {
+            /** Enriched */
+            enriched: number;
+            /** Skipped */
+            skipped: number;
+            /** Failed */
+            failed: number;
+            /** Items */
+            items: components["schemas"]["EnrichedItem"][];
+            /** Tokens */
+            tokens: number;
+        };
+        /** EnrichedItem */
+        EnrichedItem: {
+            /** Item Id */
+            item_id: string;
+            /**
+             * Status
+             * @description enriched; skipped (it has text); failed (see fallback); not_found
+             */
+            status: string;
+            /**
+             * Fields
+             * @description What was filled in
+             */
+            fields?: string[];
+            /**
+             * Fallback
+             * @description failed: Why the LLM's answer was not used (the list is then the one without it): timeout, busy, budget, unavailable, http_error, invalid
+             */
+            fallback?: string | null;
+        };
         /** ErrorBody */
         ErrorBody: {
             /**
@@ -1284,6 +1357,110 @@ export interface components {
              * @description Why the list is empty or shorter than asked (null when it is full): no_history, no_content, filtered, no_more_items (docs/api-guide.md, Empty and short lists)
              */
             reason?: string | null;
+        };
+        /**
+         * LlmInfo
+         * @description What the LLM stage did to a list.
+         */
+        LlmInfo: {
+            /**
+             * Applied
+             * @description Every task asked got the LLM's answer
+             */
+            applied: boolean;
+            /**
+             * Fallback
+             * @description The first task's fallback reason, if any: Why the LLM's answer was not used (the list is then the one without it): timeout, busy, budget, unavailable, http_error, invalid
+             */
+            fallback?: string | null;
+            /** Tasks */
+            tasks: components["schemas"]["LlmTask"][];
+            /**
+             * Summary
+             * @description explain: why the list suits the user
+             */
+            summary?: string | null;
+            /**
+             * Reasons
+             * @description explain: per item
+             */
+            reasons?: components["schemas"]["LlmReason"][];
+            /**
+             * Themes
+             * @description themes: e.g. "Cosy mysteries"
+             */
+            themes?: string[];
+            /**
+             * Tokens
+             * @description Tokens this answer spent (0 when cached)
+             * @default 0
+             */
+            tokens?: number;
+        };
+        /** LlmListResponse */
+        LlmListResponse: {
+            /** User Id */
+            user_id?: string | null;
+            /** Item Id */
+            item_id?: string | null;
+            /** Session Id */
+            session_id?: string | null;
+            /** Items */
+            items: components["schemas"]["ListItem"][];
+            /**
+             * Offset
+             * @default 0
+             */
+            offset?: number;
+            /** Recommendation Id */
+            recommendation_id: string;
+            /** Model */
+            model: string;
+            /**
+             * Experiment
+             * @description The A/B experiment this list was served under, if any
+             */
+            experiment?: string | null;
+            /**
+             * Variant
+             * @description The user's variant in it
+             */
+            variant?: string | null;
+            /**
+             * Reason
+             * @description Why the list is empty or shorter than asked (null when it is full): no_history, no_content, filtered, no_more_items (docs/api-guide.md, Empty and short lists)
+             */
+            reason?: string | null;
+            /** @description Only when the LLM stage ran (llm_url set, and llm= asked or the scenario is in llm_rerank_scenarios); absent otherwise */
+            llm?: components["schemas"]["LlmInfo"] | null;
+        };
+        /** LlmReason */
+        LlmReason: {
+            /** Item Id */
+            item_id: string;
+            /** Why */
+            why: string;
+        };
+        /** LlmTask */
+        LlmTask: {
+            /**
+             * Task
+             * @description rerank, explain or themes
+             */
+            task: string;
+            /** Applied */
+            applied: boolean;
+            /**
+             * Fallback
+             * @description Why the LLM's answer was not used (the list is then the one without it): timeout, busy, budget, unavailable, http_error, invalid
+             */
+            fallback?: string | null;
+            /**
+             * Cached
+             * @description Answered from the cache of LLM answers
+             * @default false
+             */
+            cached?: boolean;
         };
         /** ModelList */
         ModelList: {
@@ -1695,6 +1872,102 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    enrich_v1_items_enrich_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnrichRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrichResponse"];
+                };
+            };
+            /** @description Malformed request (invalid JSON, bad cursor) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The API key lacks the needed scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body or batch too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the API key's rate limit (code rate_limited); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unreachable (database_unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_items_v1_items_get: {
         parameters: {
             query?: {
@@ -3300,6 +3573,8 @@ export interface operations {
                 n?: number;
                 /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
                 fields?: string | null;
+                /** @description LLM stage tasks, comma-separated: rerank (re-order the top candidates), explain (why the list suits the user), themes (short names for the list); off: none, not even the scenarios re-ranked by default. Needs llm_url (else 400 llm_not_configured). */
+                llm?: string | null;
             };
             header?: never;
             path: {
@@ -3316,7 +3591,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ListResponse"];
+                    "application/json": components["schemas"]["LlmListResponse"];
                 };
             };
             /** @description Malformed request (invalid JSON, bad cursor) */
@@ -3538,6 +3813,8 @@ export interface operations {
                 n?: number;
                 /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
                 fields?: string | null;
+                /** @description LLM stage tasks, comma-separated: rerank (re-order the top candidates), explain (why the list suits the user), themes (short names for the list); off: none, not even the scenarios re-ranked by default. Needs llm_url (else 400 llm_not_configured). */
+                llm?: string | null;
             };
             header?: never;
             path?: never;
@@ -3551,7 +3828,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ListResponse"];
+                    "application/json": components["schemas"]["LlmListResponse"];
                 };
             };
             /** @description Malformed request (invalid JSON, bad cursor) */
@@ -3655,6 +3932,8 @@ export interface operations {
                 n?: number;
                 /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
                 fields?: string | null;
+                /** @description LLM stage tasks, comma-separated: rerank (re-order the top candidates), explain (why the list suits the user), themes (short names for the list); off: none, not even the scenarios re-ranked by default. Needs llm_url (else 400 llm_not_configured). */
+                llm?: string | null;
             };
             header?: never;
             path?: never;
@@ -3668,7 +3947,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ListResponse"];
+                    "application/json": components["schemas"]["LlmListResponse"];
                 };
             };
             /** @description Malformed request (invalid JSON, bad cursor) */
@@ -3772,6 +4051,8 @@ export interface operations {
                 n?: number;
                 /** @description Stored item fields to add to each entry as `details`, comma-separated: title, text, categories, tags, attributes, published_at, created_at, updated_at. Read in one query per response. */
                 fields?: string | null;
+                /** @description LLM stage tasks, comma-separated: rerank (re-order the top candidates), explain (why the list suits the user), themes (short names for the list); off: none, not even the scenarios re-ranked by default. Needs llm_url (else 400 llm_not_configured). */
+                llm?: string | null;
             };
             header?: never;
             path?: never;
@@ -3785,7 +4066,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ListResponse"];
+                    "application/json": components["schemas"]["LlmListResponse"];
                 };
             };
             /** @description Malformed request (invalid JSON, bad cursor) */

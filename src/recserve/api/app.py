@@ -26,6 +26,7 @@ from recserve.api.middleware import (
     RequestIdMiddleware,
 )
 from recserve.api.routes import batch as batch_routes
+from recserve.api.routes import enrich as enrich_routes
 from recserve.api.routes import experiments as experiments_routes
 from recserve.api.routes import (
     feedback,
@@ -42,7 +43,10 @@ from recserve.api.routes import models as models_routes
 from recserve.batch.jobs import BatchRunner
 from recserve.config import Settings
 from recserve.dashboard import mount as mount_dashboard
+from recserve.llm.client import LlmClient
+from recserve.llm.stage import LlmStage
 from recserve.observability import configure_logging
+from recserve.observability.llm_metrics import LlmMetrics
 from recserve.replication import Replication
 from recserve.serving import ServingEngine
 from recserve.serving.history import HistoryCache, replica_ttl
@@ -138,6 +142,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         refresh_seconds=settings.search_refresh_seconds,
     )
     app.state.search = CatalogueSearch(store, semantic, engine)  # encodes on first use
+    llm_client = None
+    if settings.llm_enabled:  # the optional LLM stage (docs/language.md)
+        llm_client = LlmClient.from_settings(settings, app.state.llm_metrics)
+        app.state.llm = LlmStage.from_settings(settings, llm_client)
     replication.attach(engine)  # with redis_url: shared counters, champion notifications
     poller = None
     if settings.model_poll_seconds > 0:
@@ -156,6 +164,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             poller.stop()
         await replication.close()
         engine.experiments.close()  # write the served lists still queued
+        if llm_client is not None:
+            llm_client.close()
         store.close()
 
 
@@ -198,6 +208,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.api_keys = key_table(settings.api_keys)
     app.state.replication = Replication(settings)
+    app.state.llm = None  # the LLM stage, set by the lifespan when llm_url is set
     install_error_handlers(app)
     # The last added is the outermost: request ids are set before the body is checked.
     if settings.fast_lane:  # innermost: every middleware below applies to it too
@@ -205,12 +216,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_request_bytes)
     add_access_middleware(app, settings)  # keys and rate limits first, then CORS around them
     app.add_middleware(MetricsMiddleware, metrics=app_metrics(app))  # counts the 413s too
+    if settings.llm_enabled:  # the LLM client's observer, in the app's registry
+        app.state.llm_metrics = LlmMetrics(app.state.metrics.registry)
     app.add_middleware(RequestIdMiddleware)
 
     # Each resource router is included into the app itself under /v1 (not through an
     # intermediate /v1 router): FastAPI matches included routers lazily, level by level, and
     # a second level cost ~0.2 ms of route matching per request.
     for module in (
+        enrich_routes,  # before items: POST /v1/items/enrich
         items,
         users,
         feedback,

@@ -25,7 +25,8 @@ lane is written by hand and deliberately small:
   so an accepted request gets the same body either way (tests/api/test_fast_lane.py
   compares them).
 
-The ``fast_lane`` setting turns it off (every request through FastAPI).
+The ``fast_lane`` setting turns it off (every request through FastAPI); a list the LLM stage
+re-ranks by default (``llm_rerank_scenarios``) always goes through FastAPI.
 """
 
 from __future__ import annotations
@@ -152,7 +153,11 @@ class FastLaneMiddleware:
             return None
         max_n: int = state.settings.max_n
         query = scope["query_string"].decode("latin-1")
+        llm = getattr(state, "llm", None)  # lists the LLM re-ranks go through the route
+        reranked = llm.rerank_scenarios if llm is not None else frozenset()
         if path == "/v1/popular":
+            if "popular" in reranked:
+                return None
             parsed = simple_options(query, max_n, user_param=True)
             if parsed is None:
                 return None
@@ -164,7 +169,7 @@ class FastLaneMiddleware:
             scope["route"], scope["path_params"] = _POPULAR, {}
             return answer
         found = _USER_LIST.fullmatch(path)
-        if found is None or not _plain_id(found.group(1)):
+        if found is None or not _plain_id(found.group(1)) or "recommended" in reranked:
             return None
         listed_user: str = found.group(1)
         parsed = simple_options(query, max_n, user_param=False)

@@ -16,6 +16,7 @@ from recserve.client import endpoints as api
 from recserve.client.endpoints import BatchScenario, ListOptions, Promote
 from recserve.client.models import (
     BatchJobStatus,
+    EnrichResponse,
     ExperimentCreate,
     ExperimentDetail,
     ExperimentInfo,
@@ -30,6 +31,7 @@ from recserve.client.models import (
     JobList,
     JobStatus,
     ListResponse,
+    LlmListResponse,
     ModelList,
     Page,
     PeopleResponse,
@@ -127,6 +129,12 @@ class AsyncClient:
         """Create or replace items (every field of a stored item is replaced)."""
         return await self.send(api.upsert_items(items))
 
+    async def enrich_items(
+        self, item_ids: Sequence[str] | None = None, limit: int = 100
+    ) -> EnrichResponse:
+        """The LLM's summary and tags for items without text (admin; docs/language.md)."""
+        return await self.send(api.enrich_items(item_ids, limit))
+
     async def get_item(self, item_id: str) -> ItemPublic:
         return await self.send(api.get_item(item_id))
 
@@ -216,11 +224,16 @@ class AsyncClient:
     # recommendations --------------------------------------------------------------------
 
     async def recommend(
-        self, user_id: str, query: str | None = None, **options: Unpack[ListOptions]
-    ) -> ListResponse:
+        self,
+        user_id: str,
+        query: str | None = None,
+        llm: api.Llm = None,
+        **options: Unpack[ListOptions],
+    ) -> LlmListResponse:
         """Top items for a user (scenario ``recommended``); with ``query``, the items most
-        relevant to that text, in the order of the user's taste."""
-        return await self.send(api.recommend(user_id, options, query=query))
+        relevant to that text, in the order of the user's taste; ``llm``: the LLM stage's
+        tasks ("rerank", "explain", "themes", or "off"; docs/language.md)."""
+        return await self.send(api.recommend(user_id, options, query=query, llm=llm))
 
     async def search(
         self,
@@ -248,19 +261,19 @@ class AsyncClient:
         return await self.send(api.because_you_liked(user_id, anchors, options))
 
     async def popular(
-        self, user_id: str | None = None, **options: Unpack[ListOptions]
-    ) -> ListResponse:
-        return await self.send(api.popular(user_id, options))
+        self, user_id: str | None = None, llm: api.Llm = None, **options: Unpack[ListOptions]
+    ) -> LlmListResponse:
+        return await self.send(api.popular(user_id, options, llm))
 
     async def trending(
-        self, user_id: str | None = None, **options: Unpack[ListOptions]
-    ) -> ListResponse:
-        return await self.send(api.trending(user_id, options))
+        self, user_id: str | None = None, llm: api.Llm = None, **options: Unpack[ListOptions]
+    ) -> LlmListResponse:
+        return await self.send(api.trending(user_id, options, llm))
 
     async def latest(
-        self, user_id: str | None = None, **options: Unpack[ListOptions]
-    ) -> ListResponse:
-        return await self.send(api.latest(user_id, options))
+        self, user_id: str | None = None, llm: api.Llm = None, **options: Unpack[ListOptions]
+    ) -> LlmListResponse:
+        return await self.send(api.latest(user_id, options, llm))
 
     async def people_you_may_know(
         self, user_id: str, n: int = 10, offset: int = 0

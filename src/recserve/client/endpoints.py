@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from recserve.client.models import (
     BatchJobStatus,
+    EnrichResponse,
     ExperimentCreate,
     ExperimentDetail,
     ExperimentInfo,
@@ -27,6 +28,7 @@ from recserve.client.models import (
     JobList,
     JobStatus,
     ListResponse,
+    LlmListResponse,
     ModelList,
     Page,
     PeopleResponse,
@@ -50,6 +52,8 @@ M = TypeVar("M", bound=BaseModel)
 Row = BaseModel | Mapping[str, Any]
 Promote = Literal["if_better", "always", "never"]
 BatchScenario = Literal["recommended", "popular", "trending", "latest"]
+# LLM stage tasks of a list (docs/language.md): "rerank,explain", ["rerank", "themes"], "off"
+Llm = str | Sequence[str] | None
 
 
 class ListOptions(TypedDict, total=False):
@@ -153,6 +157,13 @@ def upsert_items(items: Iterable[ItemCreate | Mapping[str, Any]]) -> Call[WriteR
     return Call("POST", "/v1/items", _model(WriteResult), json=rows(items))
 
 
+def enrich_items(item_ids: Sequence[str] | None, limit: int) -> Call[EnrichResponse]:
+    body: dict[str, Any] = {"limit": limit}
+    if item_ids is not None:
+        body["item_ids"] = list(item_ids)
+    return Call("POST", "/v1/items/enrich", _model(EnrichResponse), json=body)
+
+
 def list_items(cursor: str | None = None, limit: int = 100) -> Call[Page[ItemPublic]]:
     return _get("/v1/items", _model(Page[ItemPublic]), cursor=cursor, limit=limit)
 
@@ -230,8 +241,19 @@ def _list(path: str, options: Mapping[str, Any], **query: Any) -> Call[ListRespo
     return Call("GET", path, _model(ListResponse), params, idempotent=True)
 
 
-def recommend(user_id: str, options: ListOptions, query: str | None = None) -> Call[ListResponse]:
-    return _list(f"/v1/users/{_seg(user_id)}/recommendations", options, query=query)
+def _llm_list(
+    path: str, options: Mapping[str, Any], llm: Llm, **query: Any
+) -> Call[LlmListResponse]:
+    """A list the LLM stage may answer: its ``llm`` block is kept (``LlmListResponse``)."""
+    tasks = llm if llm is None or isinstance(llm, str) else ",".join(llm)
+    params = _query(**query, llm=tasks) + list_params(options)
+    return Call("GET", path, _model(LlmListResponse), params, idempotent=True)
+
+
+def recommend(
+    user_id: str, options: ListOptions, query: str | None = None, llm: Llm = None
+) -> Call[LlmListResponse]:
+    return _llm_list(f"/v1/users/{_seg(user_id)}/recommendations", options, llm, query=query)
 
 
 def search(
@@ -254,16 +276,16 @@ def bought_together(item_id: str, options: ListOptions) -> Call[ListResponse]:
     return _list(f"/v1/items/{_seg(item_id)}/bought-together", options)
 
 
-def popular(user_id: str | None, options: ListOptions) -> Call[ListResponse]:
-    return _list("/v1/popular", options, user_id=user_id)
+def popular(user_id: str | None, options: ListOptions, llm: Llm = None) -> Call[LlmListResponse]:
+    return _llm_list("/v1/popular", options, llm, user_id=user_id)
 
 
-def trending(user_id: str | None, options: ListOptions) -> Call[ListResponse]:
-    return _list("/v1/trending", options, user_id=user_id)
+def trending(user_id: str | None, options: ListOptions, llm: Llm = None) -> Call[LlmListResponse]:
+    return _llm_list("/v1/trending", options, llm, user_id=user_id)
 
 
-def latest(user_id: str | None, options: ListOptions) -> Call[ListResponse]:
-    return _list("/v1/latest", options, user_id=user_id)
+def latest(user_id: str | None, options: ListOptions, llm: Llm = None) -> Call[LlmListResponse]:
+    return _llm_list("/v1/latest", options, llm, user_id=user_id)
 
 
 def session_recommendations(session_id: str, options: ListOptions) -> Call[ListResponse]:

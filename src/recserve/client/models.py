@@ -36,6 +36,7 @@ from recserve.schemas.experiments import (
     VariantBody,
 )
 from recserve.schemas.jobs import JobList, JobStatus
+from recserve.schemas.llm import EnrichResponse, LlmInfo, LlmListResponse
 from recserve.schemas.models import ModelList, ScenarioInfo, ScenarioList, VersionInfo
 from recserve.schemas.privacy import ExportedModels, UserExport
 from recserve.schemas.scenarios import (
@@ -55,6 +56,7 @@ from recserve.schemas.scenarios import (
 __all__ = [
     "BatchJobStatus",
     "BatchRequest",
+    "EnrichResponse",
     "ErrorBody",
     "ExperimentCreate",
     "ExperimentDetail",
@@ -75,6 +77,8 @@ __all__ = [
     "JobStatus",
     "ListItem",
     "ListResponse",
+    "LlmInfo",
+    "LlmListResponse",
     "ModelList",
     "Page",
     "PeopleResponse",

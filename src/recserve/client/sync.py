@@ -14,6 +14,7 @@ from recserve.client import endpoints as api
 from recserve.client.endpoints import BatchScenario, ListOptions, Promote
 from recserve.client.models import (
     BatchJobStatus,
+    EnrichResponse,
     ExperimentCreate,
     ExperimentDetail,
     ExperimentInfo,
@@ -28,6 +29,7 @@ from recserve.client.models import (
     JobList,
     JobStatus,
     ListResponse,
+    LlmListResponse,
     ModelList,
     Page,
     PeopleResponse,
@@ -124,6 +126,12 @@ class Client:
         """Create or replace items (every field of a stored item is replaced)."""
         return self.send(api.upsert_items(items))
 
+    def enrich_items(
+        self, item_ids: Sequence[str] | None = None, limit: int = 100
+    ) -> EnrichResponse:
+        """The LLM's summary and tags for items without text (admin; docs/language.md)."""
+        return self.send(api.enrich_items(item_ids, limit))
+
     def get_item(self, item_id: str) -> ItemPublic:
         return self.send(api.get_item(item_id))
 
@@ -201,11 +209,16 @@ class Client:
     # recommendations --------------------------------------------------------------------
 
     def recommend(
-        self, user_id: str, query: str | None = None, **options: Unpack[ListOptions]
-    ) -> ListResponse:
+        self,
+        user_id: str,
+        query: str | None = None,
+        llm: api.Llm = None,
+        **options: Unpack[ListOptions],
+    ) -> LlmListResponse:
         """Top items for a user (scenario ``recommended``); with ``query``, the items most
-        relevant to that text, in the order of the user's taste."""
-        return self.send(api.recommend(user_id, options, query=query))
+        relevant to that text, in the order of the user's taste; ``llm``: the LLM stage's
+        tasks ("rerank", "explain", "themes", or "off"; docs/language.md)."""
+        return self.send(api.recommend(user_id, options, query=query, llm=llm))
 
     def search(
         self,
@@ -232,14 +245,20 @@ class Client:
         """Similar items for each of the user's ``anchors`` most recent liked items."""
         return self.send(api.because_you_liked(user_id, anchors, options))
 
-    def popular(self, user_id: str | None = None, **options: Unpack[ListOptions]) -> ListResponse:
-        return self.send(api.popular(user_id, options))
+    def popular(
+        self, user_id: str | None = None, llm: api.Llm = None, **options: Unpack[ListOptions]
+    ) -> LlmListResponse:
+        return self.send(api.popular(user_id, options, llm))
 
-    def trending(self, user_id: str | None = None, **options: Unpack[ListOptions]) -> ListResponse:
-        return self.send(api.trending(user_id, options))
+    def trending(
+        self, user_id: str | None = None, llm: api.Llm = None, **options: Unpack[ListOptions]
+    ) -> LlmListResponse:
+        return self.send(api.trending(user_id, options, llm))
 
-    def latest(self, user_id: str | None = None, **options: Unpack[ListOptions]) -> ListResponse:
-        return self.send(api.latest(user_id, options))
+    def latest(
+        self, user_id: str | None = None, llm: api.Llm = None, **options: Unpack[ListOptions]
+    ) -> LlmListResponse:
+        return self.send(api.latest(user_id, options, llm))
 
     def people_you_may_know(self, user_id: str, n: int = 10, offset: int = 0) -> PeopleResponse:
         return self.send(api.people_you_may_know(user_id, n, offset))

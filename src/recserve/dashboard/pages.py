@@ -17,6 +17,7 @@ from recserve.api.routes.jobs import JobIdPath, job_status
 from recserve.api.routes.models import known_scenarios
 from recserve.dashboard import charts, queries
 from recserve.dashboard.auth import AdminDep
+from recserve.dashboard.llm_section import llm_section
 from recserve.dashboard.render import render
 from recserve.dashboard.userpage import titles, user_sections
 from recserve.importers import KINDS
@@ -101,6 +102,9 @@ def user_page(
         )
     history, _more = store.feedback.for_user(user_id, limit=50)
     sections = user_sections(engine, user_id)
+    stage = request.app.state.llm
+    if stage is not None:  # the LLM's list beside the plain one
+        sections.insert(1, llm_section(stage, engine, store, user_id))
     shown = [e["item_id"] for e in history] + [i for s in sections for i in s.item_ids()]
     return render(
         request,

@@ -27,6 +27,8 @@ class Section:
     people: list[tuple[str, float]] = field(default_factory=list)
     unavailable: str | None = None  # why there is no list (no model trained yet)
     variant: str | None = None  # "experiment / variant" when an A/B experiment answers
+    themes: list[str] = field(default_factory=list)  # the LLM's names for the list
+    note: str | None = None  # what the LLM stage did (llm_section.py)
 
     def item_ids(self) -> list[str]:
         """Every item id the section shows, explanations' items included."""

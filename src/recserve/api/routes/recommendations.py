@@ -22,8 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from recserve.api.deps import EngineDep, ItemIdPath, OptionalUserQuery, StoreDep, UserIdPath
 from recserve.api.routes._shared import item_not_found
 from recserve.api.routes.list_params import ListParams, json_response, list_response
+from recserve.api.routes.llm_lists import LlmParam, llm_list_body, llm_stage, reject_llm
 from recserve.api.routes.search import MAX_QUERY, check_query, query_recommendations
 from recserve.schemas import ErrorBody
+from recserve.schemas.llm import LlmListResponse
 from recserve.schemas.scenarios import ListResponse
 from recserve.serving import ListOptions, ServingEngine
 from recserve.serving.live import local_counts
@@ -64,7 +66,7 @@ def in_memory(
 
 @router.get(
     "/users/{user_id}/recommendations",
-    response_model=ListResponse,
+    response_model=LlmListResponse,
     responses=NOT_READY,
     summary="Top-n items for a user",
 )
@@ -73,6 +75,7 @@ async def recommend(
     user_id: UserIdPath,
     engine: EngineDep,
     options: ListParams,
+    llm: LlmParam,
     query: Annotated[
         str | None,
         Query(max_length=MAX_QUERY, description="Only items about this text, by taste."),
@@ -81,13 +84,22 @@ async def recommend(
     """Leaves out items the user gave positive or negative feedback on, and hidden items.
     A user the model cannot personalise for (unknown, no history) gets popular items, as
     does every user before the first training. With ``query``: the items most relevant to
-    the text (as ``/v1/search``), in the order of this user's taste."""
+    the text (as ``/v1/search``), in the order of this user's taste. With ``llm``, or when
+    ``llm_rerank_scenarios`` has ``recommended``: through the LLM stage (docs/language.md)."""
     if query is not None:
+        reject_llm(llm, "query")
         searcher = request.app.state.search
         answer = await run_in_threadpool(
             query_recommendations, searcher, user_id, check_query(query), options
         )
         return json_response(answer)
+    stage = llm_stage(request, "recommended", llm, user_id)
+    if stage is not None:
+        store = request.app.state.store
+        body = await run_in_threadpool(
+            llm_list_body, stage, engine, store, "recommended", user_id, options, llm
+        )
+        return Response(body, media_type="application/json")
     if in_memory(engine, user_id, options, "recommended"):
         body = recommendations_body(engine, user_id, options)
     else:
@@ -119,13 +131,27 @@ def similar_items(
     return json_response(list_response(result, options, store, item_id=item_id))
 
 
-@router.get("/popular", response_model=ListResponse, responses=NOT_READY, summary="Popular items")
+@router.get(
+    "/popular", response_model=LlmListResponse, responses=NOT_READY, summary="Popular items"
+)
 async def popular(
-    engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
+    request: Request,
+    engine: EngineDep,
+    options: ListParams,
+    llm: LlmParam,
+    user_id: OptionalUserQuery = None,
 ) -> Response:
     """With ``user_id``, leaves out what that user has already given feedback on. Counts
     positive feedback posted since the last training; before the first training, ranks by
-    the positive feedback in the store (``model: live_counts/untrained``)."""
+    the positive feedback in the store (``model: live_counts/untrained``). ``llm`` as on
+    user recommendations (re-ranking by default only with ``user_id``)."""
+    stage = llm_stage(request, "popular", llm, user_id)
+    if stage is not None:
+        store = request.app.state.store
+        body = await run_in_threadpool(
+            llm_list_body, stage, engine, store, "popular", user_id, options, llm
+        )
+        return Response(body, media_type="application/json")
     if in_memory(engine, user_id, options, "popular"):
         body = popular_body(engine, options, user_id)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from recserve.api import item_details
@@ -26,8 +26,10 @@ from recserve.api.routes.list_params import (
     list_items,
     list_response,
 )
+from recserve.api.routes.llm_lists import LlmParam, llm_list_body, llm_stage
 from recserve.api.routes.recommendations import NOT_READY, in_memory
 from recserve.schemas import ExternalId
+from recserve.schemas.llm import LlmListResponse
 from recserve.schemas.scenarios import (
     Group,
     GroupsResponse,
@@ -44,9 +46,22 @@ router = APIRouter(tags=["scenarios"])
 
 
 async def _global(
-    engine: ServingEngine, scenario: str, user_id: str | None, options: ListOptions
+    request: Request,
+    engine: ServingEngine,
+    scenario: str,
+    user_id: str | None,
+    options: ListOptions,
+    llm: LlmParam,
 ) -> Response:
-    """One list for everyone: on the event loop when no I/O is needed (``in_memory``)."""
+    """One list for everyone: on the event loop when no I/O is needed (``in_memory``);
+    through the LLM stage when asked or configured (docs/language.md)."""
+    stage = llm_stage(request, scenario, llm, user_id)
+    if stage is not None:
+        store = request.app.state.store
+        body = await run_in_threadpool(
+            llm_list_body, stage, engine, store, scenario, user_id, options, llm
+        )
+        return Response(body, media_type="application/json")
     if in_memory(engine, user_id, options, scenario):
         return _global_answer(engine, scenario, user_id, options)
     return await run_in_threadpool(_global_answer, engine, scenario, user_id, options)
@@ -59,19 +74,29 @@ def _global_answer(
     return json_response(list_response(result, options, engine.store, user_id=user_id))
 
 
-@router.get("/trending", response_model=ListResponse, responses=NOT_READY, summary="Trending now")
+@router.get(
+    "/trending", response_model=LlmListResponse, responses=NOT_READY, summary="Trending now"
+)
 async def trending(
-    engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
+    request: Request,
+    engine: EngineDep,
+    options: ListParams,
+    llm: LlmParam,
+    user_id: OptionalUserQuery = None,
 ) -> Response:
     """Items whose positive feedback grows; counts feedback posted since the last training."""
-    return await _global(engine, "trending", user_id, options)
+    return await _global(request, engine, "trending", user_id, options, llm)
 
 
-@router.get("/latest", response_model=ListResponse, responses=NOT_READY, summary="Newest items")
+@router.get("/latest", response_model=LlmListResponse, responses=NOT_READY, summary="Newest items")
 async def latest(
-    engine: EngineDep, options: ListParams, user_id: OptionalUserQuery = None
+    request: Request,
+    engine: EngineDep,
+    options: ListParams,
+    llm: LlmParam,
+    user_id: OptionalUserQuery = None,
 ) -> Response:
-    return await _global(engine, "latest", user_id, options)
+    return await _global(request, engine, "latest", user_id, options, llm)
 
 
 @router.get(
