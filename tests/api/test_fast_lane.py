@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from recserve.api import fast_lane
 from recserve.api.deps import get_engine
 from recserve.api.fast_lane import simple_options
 from recserve.serving import ListOptions
@@ -142,7 +143,7 @@ def test_an_uncached_history_is_read_and_served_by_the_lane(
     url = f"/v1/users/{user_id(5)}/recommendations?n=4"
     assert not fast.app.state.engine.history_cached(user_id(5), "recommended")  # type: ignore[attr-defined]
     first = fast.get(url)
-    assert calls[0] == 0  # the store read ran in the thread pool, without FastAPI
+    assert calls[0] == 0  # the store was read by the lane, without FastAPI
     assert fast.app.state.engine.history_cached(user_id(5), "recommended")  # type: ignore[attr-defined]
     second = fast.get(url)
     assert calls[0] == 0  # cached now: the lane, on the event loop
@@ -153,6 +154,42 @@ def test_an_uncached_history_is_read_and_served_by_the_lane(
     assert fast.post("/v1/feedback", json=[event]).status_code == 200
     after = fast.get(url)
     assert top not in [e["item_id"] for e in after.json()["items"]]
+
+
+def test_a_first_request_on_sqlite_is_read_on_the_event_loop_and_survives_a_store_error(
+    pair: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded store's history read is one local query: answered inline, without the
+    thread pool hop; a store error there still gets an answer (the trained state)."""
+    fast, slow = pair
+    hops = [0]
+    real = fast_lane.run_in_threadpool
+
+    async def counted(function: Any) -> Any:
+        hops[0] += 1
+        return await real(function)
+
+    monkeypatch.setattr(fast_lane, "run_in_threadpool", counted)
+    calls = counting_engine(fast)
+    engine: Any = fast.app.state.engine  # type: ignore[attr-defined]
+    assert engine.store.dialect == "sqlite"
+    url = f"/v1/users/{user_id(6)}/recommendations?n=4"
+    assert not engine.history_cached(user_id(6), "recommended")
+    first = fast.get(url)
+    assert first.status_code == 200 and calls[0] == 0 and hops[0] == 0
+    assert engine.history_cached(user_id(6), "recommended")
+    assert without_id(first) == without_id(slow.get(url))
+    with engine.store.engine.begin() as connection:  # the events table goes away
+        connection.exec_driver_sql("ALTER TABLE events RENAME TO events_away")
+    try:
+        fallbacks = engine.histories_reader.fallbacks
+        answer = fast.get(f"/v1/users/{user_id(7)}/recommendations?n=4")
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()["items"]) == 4  # from the user's trained state
+        assert engine.histories_reader.fallbacks == fallbacks + 1 and hops[0] == 0
+    finally:
+        with engine.store.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE events_away RENAME TO events")
 
 
 def test_no_model_yet_is_fastapis_503(make_client: Callable[..., TestClient]) -> None:
