@@ -80,6 +80,40 @@ def best_candidates(
     return found[best], scores[best]
 
 
+def rescored(
+    candidates: np.ndarray,
+    vectors: np.ndarray,
+    query: np.ndarray,
+    n: int,
+    excluded: np.ndarray,
+    allowed: np.ndarray | None = None,
+    offset: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``best_candidates`` with ``offset`` added to the scores (a model's per-row bias);
+    None when fewer than ``n`` are left: the probed part of the index ran short, and the
+    exact path must answer."""
+    found, scores = best_candidates(candidates, vectors, query, n, excluded, allowed)
+    if len(found) < n:
+        return None
+    return found, (scores + offset).astype(np.float32)
+
+
+def indexed_top_n(
+    index: CandidateIndex,
+    vectors: np.ndarray,
+    query: np.ndarray,
+    n: int,
+    excluded: np.ndarray,
+    allowed: np.ndarray | None = None,
+    offset: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """One query's top ``n`` through ``index``: ``n`` plus the excluded items over-fetched,
+    then ``rescored``; None where the exact path must answer."""
+    k = max(n * CANDIDATE_OVERFETCH, n + len(excluded))
+    candidates = index.search(np.ascontiguousarray(query[None], dtype=np.float32), k)[0]
+    return rescored(candidates, vectors, query, n, excluded, allowed, offset)
+
+
 class IndexedTopN:
     """A mixin: one request's top-n through an attached ``CandidateIndex``.
 
@@ -146,9 +180,5 @@ class IndexedTopN:
         query = self.retrieval_query(users, history, sequences)
         if query is None:
             return None
-        k = max(n * CANDIDATE_OVERFETCH, n + len(excluded))
-        candidates = index.search(np.ascontiguousarray(query[None], dtype=np.float32), k)[0]
-        found, scores = best_candidates(candidates, self.retrieval_vectors(), query, n, excluded)
-        if len(found) < n:
-            return None
-        return found[None], scores.astype(np.float32)[None]
+        found = indexed_top_n(index, self.retrieval_vectors(), query, n, excluded)
+        return None if found is None else (found[0][None], found[1][None])

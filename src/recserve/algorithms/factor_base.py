@@ -43,8 +43,9 @@ from recserve.algorithms.candidate_search import (
     CANDIDATE_MAX_EXCLUDED,
     CANDIDATE_OVERFETCH,
     CandidateIndex,
-    best_candidates,
     excluded_rows,
+    indexed_top_n,
+    rescored,
 )
 from recserve.algorithms.memo import BytesMemo, request_key
 from recserve.data import Dataset
@@ -297,7 +298,10 @@ class FactorModel(Recommender[C]):
             k = max(n * CANDIDATE_OVERFETCH, n + max(len(excluded[r]) for r in rows))
             candidates = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
             for i, r in enumerate(rows):
-                found = self._rescored(candidates[i], queries[i], offsets[i], n, excluded[r])
+                found = rescored(
+                    candidates[i], self.retrieval_vectors(), queries[i], n, excluded[r],
+                    self.servable_items, float(offsets[i]),
+                )  # fmt: skip
                 if found is None:
                     exact.append(r)
                 else:
@@ -328,22 +332,11 @@ class FactorModel(Recommender[C]):
         if len(excluded) > CANDIDATE_MAX_EXCLUDED:
             return None
         queries, offsets = self._retrieval_queries(users, history)
-        k = max(n * CANDIDATE_OVERFETCH, n + len(excluded))
-        candidates = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)[0]
-        found = self._rescored(candidates, queries[0], offsets[0], n, excluded)
+        found = indexed_top_n(
+            index, self.retrieval_vectors(), queries[0], n, excluded, self.servable_items,
+            float(offsets[0]),
+        )  # fmt: skip
         return None if found is None else (found[0][None], found[1][None])
-
-    def _rescored(
-        self, candidates: np.ndarray, query: np.ndarray, offset: float, n: int, excluded: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The top ``n`` servable, not excluded candidates scored exactly; None when the
-        probed part of the index ran short (the exact path answers)."""
-        found, scores = best_candidates(
-            candidates, self.retrieval_vectors(), query, n, excluded, self.servable_items
-        )
-        if len(found) < n:
-            return None
-        return found, (scores + offset).astype(np.float32)
 
     # -- similarity -----------------------------------------------------------------------
 

@@ -191,15 +191,16 @@ MEMORY, LOCAL_READ, THREAD = "memory", "local_read", "thread"
 def _where(engine: ServingEngine, user_id: str | None, options: ListOptions, scenario: str) -> str:
     """Where to answer: on the event loop when nothing is read (``in_memory``) or only the
     user's history, from an embedded SQLite file (``LOCAL_READ``): one indexed query on a
-    local file (~0.2 ms), which cost less than handing it to the thread pool (server CPU per
-    first request 1.05 against 1.38 ms, first-request p99 16 against 38 ms at 8 connections;
-    docs/benchmarks.md, Serving). Any other I/O (PostgreSQL over the network, deletion marks
-    to re-read, Redis counters) goes to the thread pool, where a wait does not block the loop."""
-    if in_memory(engine, user_id, options, scenario):
+    local file (~0.2 ms), which cost less than handing it to the thread pool (popular at 100k
+    items, 8 connections, a loaded machine: server CPU per first request 1.05 against
+    1.38 ms, first-request p99 16 against 38 ms; docs/benchmarks.md, Serving, session 7).
+    Any other I/O (PostgreSQL over the network, deletion marks to re-read, Redis counters)
+    goes to the thread pool, where a wait does not block the loop."""
+    if not in_memory(engine, None, options, scenario):  # all but the user's history
+        return THREAD
+    if user_id is None or engine.history_cached(user_id, scenario):
         return MEMORY
-    if engine.store.dialect == "sqlite" and in_memory(engine, None, options, scenario):
-        return LOCAL_READ
-    return THREAD
+    return LOCAL_READ if engine.store.dialect == "sqlite" else THREAD
 
 
 def _inline_or_read(

@@ -67,8 +67,8 @@ class ServingEngine:
         self.store = store
         self.registry = registry
         self.feedback_types = dict(feedback_types)
-        self.histories = histories if histories is not None else HistoryCache(max_users=0)
-        self.histories_reader = HistoryReader(store, self.feedback_types, self.histories)
+        cache = histories if histories is not None else HistoryCache(max_users=0)
+        self.histories_reader = HistoryReader(store, self.feedback_types, cache)
         self.champions = Champions(store, registry, ann_min_items)
         # catalogues and live counts (in-process; replicas share counts through Redis)
         self.model_state = ModelState(store, self._live_refs)
@@ -78,8 +78,13 @@ class ServingEngine:
         self.untrained_popular = UntrainedPopular(
             store, feedback_types, self.champions.blocked_items
         )
-        self.forgotten = ForgottenUsers(store, on_new_marks=self.histories.clear)
+        self.forgotten = ForgottenUsers(store, on_new_marks=cache.clear)
         self.experiments = ExperimentRouter(store.experiments, self.load_version)
+
+    @property
+    def histories(self) -> HistoryCache:
+        """Users' live histories, as the reader caches them (one object, never replaced)."""
+        return self.histories_reader.cache
 
     # champions ----------------------------------------------------------------------------
 
